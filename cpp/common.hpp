@@ -1,0 +1,23 @@
+// Small shared types of the fastclnf core. The core is pure C++17: no Python headers, no global
+// mutable state; functions take explicit inputs and write explicit outputs.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <stdexcept>
+#include <vector>
+
+namespace fastclnf {
+
+// Global parameters g = (s, rx, ry, rz, tx, ty): scale, Euler angles (pitch, yaw, roll, radians),
+// translation in pixels (spec 01 conventions).
+using Global = std::array<float, 6>;
+
+// A read-only 2-D grayscale float image, row-major, `stride` elements between rows.
+struct ImageF {
+    const float* data = nullptr;
+    int rows = 0;
+    int cols = 0;
+    int stride = 0;
+};
+
+}  // namespace fastclnf

@@ -1,0 +1,49 @@
+// PDM: Point Distribution Model (spec 01 §2-3).
+//
+// A face shape is a 3-D mean shape plus a linear combination of m modes (the "local"
+// parameters q), rotated, scaled and translated by the 6 "global" parameters g and projected
+// orthographically onto the image. Shapes are stored coordinate-major: a 2-D shape is
+// [x_0..x_{n-1}, y_0..y_{n-1}], a 3-D shape [X.., Y.., Z..].
+#pragma once
+#include <vector>
+
+#include "common.hpp"
+
+namespace fastclnf {
+
+struct Pdm {
+    int n = 0;                 // landmarks
+    int m = 0;                 // modes
+    std::vector<float> mean;   // 3n
+    std::vector<float> V;      // 3n x m, row-major
+    std::vector<float> eig;    // m eigenvalues (variances)
+};
+
+// R = Rx(rx) Ry(ry) Rz(rz), row-major 3x3 (spec 01 §3.1).
+std::array<float, 9> euler_to_rotation(float rx, float ry, float rz);
+// Quaternion route back to Euler angles (spec 01 §3.2).
+std::array<float, 3> rotation_to_euler(const std::array<float, 9>& R);
+
+void shape3d(const Pdm& pdm, const float* q, float* out3n);
+void shape2d(const Pdm& pdm, const Global& g, const float* q, float* out2n);
+
+// Full Jacobian, 2n x (6+m) row-major (spec 01 §3.4). Rotation columns are derivatives w.r.t. an
+// incremental rotation applied on the right.
+void jacobian(const Pdm& pdm, const Global& g, const float* q, float* J);
+// Rigid Jacobian, 2n x 6 row-major.
+void rigid_jacobian(const Pdm& pdm, const Global& g, const float* q, float* J);
+
+// Apply an update delta (6 or 6+m entries) in place (spec 01 §3.6).
+void apply_update(Global& g, float* q, int m, const float* delta, int n_delta);
+// Clamp q_j to +-3 sqrt(eig_j) (spec 01 §3.5).
+void clamp_local(const Pdm& pdm, float* q);
+
+// Global parameters whose rendered shape fills the box (x, y, w, h) (spec 01 §3.7).
+Global params_from_bbox(const Pdm& pdm, const std::array<float, 4>& box, const float* q,
+                        const std::array<float, 3>& rot);
+
+// Fit g and q to 2-D landmarks (2n, x == 0 means missing) (spec 01 §3.8). Returns iterations run.
+int params_from_landmarks(const Pdm& pdm, const float* landmarks2n, const std::array<float, 3>& rot,
+                          Global& g, float* q);
+
+}  // namespace fastclnf

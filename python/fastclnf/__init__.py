@@ -1,0 +1,15 @@
+"""fastclnf: OpenFace's CLNF 68-point facial landmark detector, fast.
+
+CLNF (Constrained Local Neural Fields) fits a PDM (Point Distribution Model: a 3-D mean face
+plus linear shape modes, posed by scale/rotation/translation) to an image. Each landmark has a
+CCNF patch expert (a small neural field) that scores where the landmark may lie in a window
+around its current position; NU-RLMS (non-uniform regularised landmark mean-shift) moves the PDM
+parameters towards the mean-shift of those scores, scale after scale.
+"""
+from __future__ import annotations
+
+from .errors import FastCLNFError, ModelError, ModelNotFoundError
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "FastCLNFError", "ModelError", "ModelNotFoundError"]
