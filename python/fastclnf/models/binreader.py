@@ -80,8 +80,8 @@ class BinaryCursor:
             raise self.error(f"{what}: expected a count >= {minimum}, got {n}", start)
         if min_item_bytes > 0 and n * min_item_bytes > self.remaining:
             raise self.error(
-                f"{what} = {n} cannot be right: that needs at least {n * min_item_bytes} bytes, "
-                f"only {self.remaining} are left",
+                f"{what} = {n} needs at least {n * min_item_bytes} bytes but only {self.remaining} "
+                "are left (the file ends too early, or the count is corrupt)",
                 start,
             )
         return n

@@ -12,9 +12,9 @@ One file is one scale of a model. Layout (spec 01 §4.1):
         K  > 0: K x neuron, B x f64 betas, f64 patch_confidence
     neuron: i32 tag=2, i32 type, f64 norm_weights, f64 bias, f64 alpha, matrix(h x w, f32)
 
-The neurons of one expert have a fixed byte size, so each expert's neuron block is decoded
-with one structured `np.frombuffer` and validated vectorised; only the expert headers are
-visited in a Python loop. The file must be consumed exactly.
+A neuron's byte size depends only on its expert's patch size, so a Python loop only walks the
+expert headers; all neuron blocks are then decoded with one structured `np.frombuffer` and
+validated vectorised. The file must be consumed exactly.
 """
 from __future__ import annotations
 
@@ -192,11 +192,11 @@ def _read_experts(cur: BinaryCursor, n_views: int, n: int, n_betas: int) -> _Exp
                 index.append((v, i))
                 cur.pos += k * neuron_bytes + tail_bytes
     except ModelError:
-        if patch_size is not None:
-            _decode_neurons(cur, starts, counts, patch_size)
+        if starts:
+            _decode_neurons(cur, starts, counts, index, patch_size)
         raise
     h, w = patch_size if patch_size is not None else (0, 0)
-    neurons = _decode_neurons(cur, starts, counts, patch_size) if starts else np.zeros(0, _neuron_dtype(h, w))
+    neurons = _decode_neurons(cur, starts, counts, index, patch_size) if starts else np.zeros(0, _neuron_dtype(h, w))
     tails = np.frombuffer(
         b"".join(cur.data[s + k * neuron_bytes: s + k * neuron_bytes + tail_bytes] for s, k in zip(starts, counts)),
         dtype="<f8").reshape(len(starts), n_betas + 1).astype(np.float64)
@@ -212,7 +212,8 @@ def _read_experts(cur: BinaryCursor, n_views: int, n: int, n_betas: int) -> _Exp
                     tails[:, :n_betas], tails[:, n_betas], (h, w))
 
 
-def _decode_neurons(cur: BinaryCursor, starts: List[int], counts: List[int], patch_size: tuple) -> np.ndarray:
+def _decode_neurons(cur: BinaryCursor, starts: List[int], counts: List[int], index: List[tuple],
+                    patch_size: tuple) -> np.ndarray:
     """Decode the neuron blocks at `starts` and validate every neuron; raise on the first bad one
     (in file order) with its byte offset."""
     h, w = patch_size
@@ -226,7 +227,7 @@ def _decode_neurons(cur: BinaryCursor, starts: List[int], counts: List[int], pat
     rank = np.arange(len(neurons), dtype=np.int64) - np.repeat(np.cumsum(counts_a) - counts_a, counts_a)
     offsets = first + rank * size
     finite = (np.isfinite(neurons["norm_weights"]) & np.isfinite(neurons["bias"]) & np.isfinite(neurons["alpha"])
-              & np.isfinite(neurons["weights"]).reshape(len(neurons), -1).all(axis=1))
+              & np.isfinite(neurons["weights"]).reshape(len(neurons), h * w).all(axis=1))
     checks = (
         (neurons["tag"] != NEURON_TAG, f"expected neuron tag {NEURON_TAG}", "tag"),
         (~np.isin(neurons["type"], NEURON_TYPES), f"expected a neuron type in {NEURON_TYPES}", "type"),
@@ -248,9 +249,9 @@ def _decode_neurons(cur: BinaryCursor, starts: List[int], counts: List[int], pat
                     found = "found NaN or infinity"
                 else:
                     found = f"found {int(nj[field])}"
-                e = int(np.searchsorted(np.cumsum(counts_a), j, side="right"))
-                raise cur.error(f"neuron {int(rank[j])} of non-empty expert #{e}: {expected}, {found}",
-                                int(offsets[j]))
+                v, i = index[int(np.searchsorted(np.cumsum(counts_a), j, side="right"))]
+                raise cur.error(f"neuron {int(rank[j])} of patch expert (view {v}, landmark {i}): "
+                                f"{expected}, {found}", int(offsets[j]))
     return neurons
 
 

@@ -143,11 +143,6 @@ def read_main_file(path: Union[str, Path], *, _stack: Tuple[str, ...] = ()) -> C
     ``FaceDetConversion`` and unknown directives are ignored, as in OpenFace.
     """
     path = os.path.abspath(str(path))
-    if path in _stack:
-        raise ModelError(path, "LandmarkDetector_part", "part models refer to each other in a cycle: "
-                         + " -> ".join(_stack + (path,)))
-    if len(_stack) > _MAX_PART_DEPTH:
-        raise ModelError(path, "LandmarkDetector_part", f"parts nested deeper than {_MAX_PART_DEPTH} levels")
     cur = open_text(path)
 
     module: Optional[Tuple[PDM, Tuple[CCNFScale, ...], dict]] = None
@@ -173,8 +168,14 @@ def read_main_file(path: Union[str, Path], *, _stack: Tuple[str, ...] = ()) -> C
                 raise ModelError(path, f"line {lineno}", "LandmarkDetector_part: expected '<file> <name> pairs...'")
             part_path = _resolve(path, tokens[1])
             pairs = _parse_pairs(tokens[3:], path, lineno)
+            chain = _stack + (path,)
+            if part_path in chain:
+                raise ModelError(path, f"line {lineno}", "part models refer to each other in a cycle: "
+                                 + " -> ".join(chain + (part_path,)))
+            if len(chain) > _MAX_PART_DEPTH:
+                raise ModelError(path, f"line {lineno}", f"parts nested deeper than {_MAX_PART_DEPTH} levels")
             try:
-                part_model = read_main_file(part_path, _stack=_stack + (path,))
+                part_model = read_main_file(part_path, _stack=chain)
             except ModelError as e:
                 if e.where != "open" or e.path != part_path:
                     raise

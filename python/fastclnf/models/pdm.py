@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Union
+from typing import Tuple, Union
 
 import numpy as np
 
@@ -10,9 +10,6 @@ from .textmat import at_end, open_text, read_text_matrix, skip_comments
 from .types import PDM
 
 __all__ = ["read_pdm"]
-
-# Matrices of a PDM are read as double and then stored as float, as OpenFace does (spec 01 §2.2).
-_FLOAT_CODES = ("f",)
 
 
 def read_pdm(path: Union[str, Path]) -> PDM:
@@ -26,42 +23,32 @@ def read_pdm(path: Union[str, Path]) -> PDM:
     """
     cur = open_text(path)
 
-    skip_comments(cur)
-    mean_pos = cur.pos
-    mean = read_text_matrix(cur, "mean shape")
-    skip_comments(cur)
-    comp_pos = cur.pos
-    components = read_text_matrix(cur, "principal components")
-    skip_comments(cur)
-    eig_pos = cur.pos
-    eigenvalues = read_text_matrix(cur, "eigenvalues")
-    skip_comments(cur)
-
-    for name, mat, pos in (
-        ("mean shape", mean, mean_pos),
-        ("principal components", components, comp_pos),
-        ("eigenvalues", eigenvalues, eig_pos),
-    ):
-        if mat.dtype.kind not in _FLOAT_CODES:
+    def read(name: str) -> Tuple[np.ndarray, int]:
+        skip_comments(cur)
+        pos = cur.pos
+        mat = read_text_matrix(cur, name)
+        if mat.dtype.kind != "f":
             raise cur.error(f"{name}: expected a floating-point matrix (type 5 or 6), got {mat.dtype.name}", pos)
+        return mat, pos
 
+    # Each matrix is checked as soon as it is read, so the error points at the first bad one.
+    mean, pos = read("mean shape")
     rows, cols = mean.shape
     if cols != 1 or rows == 0 or rows % 3 != 0:
-        raise cur.error(f"mean shape: expected a 3n x 1 column (n >= 1), got {rows}x{cols}", mean_pos)
+        raise cur.error(f"mean shape: expected a 3n x 1 column (n >= 1), got {rows}x{cols}", pos)
+    components, pos = read("principal components")
     if components.shape[0] != rows or components.shape[1] == 0:
         raise cur.error(
             f"principal components: expected {rows} x m (m >= 1) to match the mean shape, "
-            f"got {components.shape[0]}x{components.shape[1]}",
-            comp_pos,
-        )
+            f"got {components.shape[0]}x{components.shape[1]}", pos)
     m = components.shape[1]
+    eigenvalues, pos = read("eigenvalues")
     # Spec 01 §2.2: stored as a 1 x m row; accept an m x 1 column as well, both are a vector.
     if eigenvalues.size != m or min(eigenvalues.shape) != 1:
         raise cur.error(
             f"eigenvalues: expected 1x{m} to match the components, "
-            f"got {eigenvalues.shape[0]}x{eigenvalues.shape[1]}",
-            eig_pos,
-        )
+            f"got {eigenvalues.shape[0]}x{eigenvalues.shape[1]}", pos)
+    skip_comments(cur)
     if not at_end(cur):
         raise cur.error("expected only comments or whitespace after the eigenvalues")
 
