@@ -355,6 +355,23 @@ def test_general_parts(model_dir, general):
         assert part.model.parts == () and part.model.validator_path is None
 
 
+def test_part_settings_table():
+    """Spec 01 §1.5 / spec 02 §1.5, including the names no shipped main file uses."""
+    from fastclnf.models import part_settings
+    table = {
+        "inner": ((9,), 1.75, 2.5, 2.5),
+        "left_eye_28": ((3, 5, 9), 1.0, 0.5, 0.0), "right_eye_28": ((3, 5, 9), 1.0, 0.5, 0.0),
+        "left_eye": ((5, 3), 2.0, 0.1, 0.0), "right_eye": ((5, 3), 2.0, 0.1, 0.0),
+        "mouth": ((7, 7), 2.0, 1.0, 0.0), "brow": ((11, 9), 3.5, 10.0, 0.0),
+        # unknown name: default parameters with the CE-CLM adjustment (sigma 1.5*1.5, reg 25*0.9)
+        "something_else": ((11, 9, 7, 5), 2.25, 22.5, 0.0),
+    }
+    for name, (windows, sigma, reg, weight) in table.items():
+        st = part_settings(name)
+        assert (st.window_sizes, st.sigma, st.reg_factor, st.weight_factor, st.iterations) == \
+            (windows, sigma, reg, weight, 5), name
+
+
 def test_eye_models(general):
     left, right = general.parts[1].model, general.parts[2].model
     assert left.pdm.path.endswith("pdm_28_l_eye_3D_closed.txt")

@@ -224,7 +224,8 @@ def load_cached(main_path: Union[str, Path], directory: Optional[Path] = None) -
     if not path.is_file():
         return None
     try:
-        with np.load(path, allow_pickle=False) as z:
+        # Open the file ourselves: np.load leaks its handle when the zip is corrupt.
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
             header = json.loads(bytes(z[_HEADER_KEY]).decode("utf-8"))
             if header.get("format") != FORMAT_VERSION or header.get("main") != os.path.abspath(str(main_path)):
                 return None

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List, Optional, Tuple, Union
+from typing import List, Tuple, Union
 
 from ..errors import ModelNotFoundError
 from .cache import load_cached, save_cached, user_cache_root
