@@ -303,3 +303,9 @@ def test_module_path_quirks(tmp_path, model_dir):
     # Two separating spaces leave a leading space in the path (kept, as OpenFace does).
     write(tmp_path, "clnf_x.txt", b"PDM  dir with space/pdm_28_eye_3D_closed.txt\n")
     expect_model_error(read_main_file, main, "'PDM'", names="/ dir with space/pdm_28_eye_3D_closed.txt")
+
+
+def test_text_matrix_integer_range(tmp_path):
+    cur = open_text(write(tmp_path, "m.txt", b"1 2 4\n1 99999999999\n"))
+    with pytest.raises(ModelError, match="out of range for int32"):
+        read_text_matrix(cur)

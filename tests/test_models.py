@@ -516,6 +516,15 @@ def test_cache_invalidated_when_a_source_changes(model_dir, tmp_path, monkeypatc
     assert len(list((tmp_path / "cache").iterdir())) == 1  # one file per model, overwritten
 
 
+def test_cache_ignored_when_reader_code_changes(model_dir, monkeypatch):
+    main = model_dir / "model_eye" / "main_clnf_synth_right.txt"
+    calls = _count_parses(monkeypatch)
+    load_model_data(main)
+    monkeypatch.setattr(cache_mod, "_reader_hash", lambda: "other reader code")
+    load_model_data(main)
+    assert len(calls) == 2
+
+
 def test_no_cache_when_disabled(model_dir, tmp_path):
     load_model_data(model_dir / "model_eye" / "main_clnf_synth_right.txt", use_cache=False)
     assert not (tmp_path / "cache").exists()

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import ModelError
 
-__all__ = ["BinaryCursor", "open_binary", "BINARY_TYPE_CODES"]
+__all__ = ["BinaryCursor", "open_binary", "read_bytes", "BINARY_TYPE_CODES"]
 
 # OpenCV single-channel type codes (spec 01, type table) -> little-endian numpy dtypes.
 BINARY_TYPE_CODES = {
@@ -123,12 +123,16 @@ class BinaryCursor:
         return a.astype(dtype.newbyteorder("="), copy=True).reshape(r, c)
 
 
-def open_binary(path: Union[str, Path]) -> BinaryCursor:
-    """Read a whole binary model file into a cursor; OS errors become ModelError."""
-    path = str(path)
+def read_bytes(path: Union[str, Path]) -> bytes:
+    """The whole content of a model file; OS errors become ModelError(path, "open", ...), which
+    the directive reader recognises to say which directive named the file."""
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            return f.read()
     except OSError as e:
-        raise ModelError(path, "open", f"cannot read the file: {e.strerror or e}") from e
-    return BinaryCursor(path, data)
+        raise ModelError(str(path), "open", f"cannot read the file: {e.strerror or e}") from e
+
+
+def open_binary(path: Union[str, Path]) -> BinaryCursor:
+    """Read a whole binary model file into a cursor."""
+    return BinaryCursor(str(path), read_bytes(path))

@@ -13,6 +13,7 @@ model files, and is never written into the source tree.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -23,14 +24,18 @@ from typing import Dict, List, Optional, Union
 
 import numpy as np
 
-from .types import CCNFScale, CLNFModelData, Part, PartSettings, PDM
+from .directives import part_settings
+from .types import CCNFScale, CLNFModelData, Part, PDM
 
 __all__ = ["ENV_CACHE_DIR", "user_cache_root", "cache_dir", "cache_path", "source_files",
            "fingerprint", "save_cached", "load_cached"]
 
 ENV_CACHE_DIR = "FASTCLNF_CACHE_DIR"
-# Bump when the layout of the cache file or of the model types changes.
+# Bump when the layout of the cache file changes. Changes to the readers or types invalidate
+# caches by themselves: the header also records a hash of their source (`_reader_hash`).
 FORMAT_VERSION = 1
+# The modules whose code decides what a parsed model contains.
+_READER_MODULES = ("binreader.py", "textmat.py", "pdm.py", "ccnf.py", "directives.py", "types.py", "cache.py")
 _HEADER_KEY = "__header__"
 _HASH_CHUNK = 1 << 20
 
@@ -111,6 +116,21 @@ def _sources_unchanged(sources: List[dict]) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=1)
+def _reader_hash() -> str:
+    """SHA-256 over the reader modules' source, so a cache written by other reader code is not
+    used; falls back to the package version where the sources cannot be read."""
+    h = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    try:
+        for name in _READER_MODULES:
+            h.update((here / name).read_bytes())
+    except OSError:
+        from .. import __version__
+        return f"version {__version__}"
+    return h.hexdigest()
+
+
 # -- encoding: dataclasses <-> (JSON structure, flat dict of arrays) -------------------------
 
 def _encode(model: CLNFModelData, prefix: str, arrays: Dict[str, np.ndarray]) -> dict:
@@ -129,11 +149,8 @@ def _encode(model: CLNFModelData, prefix: str, arrays: Dict[str, np.ndarray]) ->
     for j, part in enumerate(model.parts):
         pp = f"{prefix}part{j}."
         arrays[pp + "mapping"] = part.mapping
-        st = part.settings
-        parts.append({"name": part.name, "model": _encode(part.model, pp, arrays),
-                      "settings": {"window_sizes": list(st.window_sizes), "sigma": st.sigma,
-                                   "reg_factor": st.reg_factor, "weight_factor": st.weight_factor,
-                                   "iterations": st.iterations}})
+        # Settings are not stored: they follow from the name (part_settings), as when parsing.
+        parts.append({"name": part.name, "model": _encode(part.model, pp, arrays)})
     return {"path": model.path, "module_path": model.module_path, "validator_path": model.validator_path,
             "extra": model.extra, "pdm_path": model.pdm.path, "scales": scales, "parts": parts}
 
@@ -159,12 +176,8 @@ def _decode(node: dict, prefix: str, z) -> CLNFModelData:
     parts = []
     for j, p in enumerate(node["parts"]):
         pp = f"{prefix}part{j}."
-        st = p["settings"]
-        settings = PartSettings(window_sizes=tuple(int(w) for w in st["window_sizes"]), sigma=float(st["sigma"]),
-                                reg_factor=float(st["reg_factor"]), weight_factor=float(st["weight_factor"]),
-                                iterations=int(st["iterations"]))
         parts.append(Part(name=p["name"], model=_decode(p["model"], pp, z),
-                          mapping=_array(z, pp + "mapping", "mapping"), settings=settings))
+                          mapping=_array(z, pp + "mapping", "mapping"), settings=part_settings(p["name"])))
     return CLNFModelData(path=node["path"], pdm=pdm, scales=tuple(scales), parts=tuple(parts),
                          validator_path=node["validator_path"], module_path=node["module_path"],
                          extra=node["extra"])
@@ -197,7 +210,7 @@ def save_cached(model: CLNFModelData, directory: Optional[Path] = None) -> Optio
     try:
         arrays: Dict[str, np.ndarray] = {}
         structure = _encode(model, "", arrays)
-        header = {"format": FORMAT_VERSION, "main": os.path.abspath(model.path),
+        header = {"format": FORMAT_VERSION, "readers": _reader_hash(), "main": os.path.abspath(model.path),
                   "sources": fingerprint(source_files(model)), "model": structure}
         arrays[_HEADER_KEY] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
         directory.mkdir(parents=True, exist_ok=True)
@@ -227,7 +240,8 @@ def load_cached(main_path: Union[str, Path], directory: Optional[Path] = None) -
         # Open the file ourselves: np.load leaks its handle when the zip is corrupt.
         with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
             header = json.loads(bytes(z[_HEADER_KEY]).decode("utf-8"))
-            if header.get("format") != FORMAT_VERSION or header.get("main") != os.path.abspath(str(main_path)):
+            if (header.get("format") != FORMAT_VERSION or header.get("readers") != _reader_hash()
+                    or header.get("main") != os.path.abspath(str(main_path))):
                 return None
             if not _sources_unchanged(header["sources"]):
                 return None

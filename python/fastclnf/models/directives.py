@@ -60,11 +60,12 @@ def _resolve(base_file: str, relative: str) -> str:
 
 
 def _read_named(reader: Callable[[str], _T], path: str, directive: str, referrer: str, line: int) -> _T:
-    """Run `reader(path)`; if the file cannot be opened, say which directive named it, where."""
+    """Run `reader(path)`; if the file cannot be opened, say which directive named it, where.
+    (Files opened deeper down are wrapped by their own directive, so only `path` matches.)"""
     try:
         return reader(path)
     except ModelError as e:
-        if e.where != "open":
+        if e.where != "open" or e.path != path:
             raise
         raise ModelError(path, f"named by '{directive}' on line {line} of {referrer}", e.problem) from e
 
@@ -128,7 +129,8 @@ def _parse_pairs(tokens: List[str], path: str, lineno: int) -> np.ndarray:
     values = []
     for t in tokens:
         if not re.fullmatch(r"[+-]?\d+", t):
-            raise ModelError(path, f"line {lineno}", f"LandmarkDetector_part: expected integer index pairs, found {t[:40]!r}")
+            raise ModelError(path, f"line {lineno}",
+                             f"LandmarkDetector_part: expected integer index pairs, found {t[:40]!r}")
         values.append(int(t))
     values = values[: len(values) // 2 * 2]
     return np.array(values, dtype=np.int64).reshape(-1, 2)
@@ -174,13 +176,7 @@ def read_main_file(path: Union[str, Path], *, _stack: Tuple[str, ...] = ()) -> C
                                  + " -> ".join(chain + (part_path,)))
             if len(chain) > _MAX_PART_DEPTH:
                 raise ModelError(path, f"line {lineno}", f"parts nested deeper than {_MAX_PART_DEPTH} levels")
-            try:
-                part_model = read_main_file(part_path, _stack=chain)
-            except ModelError as e:
-                if e.where != "open" or e.path != part_path:
-                    raise
-                raise ModelError(part_path, f"named by 'LandmarkDetector_part' on line {lineno} of {path}",
-                                 e.problem) from e
+            part_model = _read_named(lambda p: read_main_file(p, _stack=chain), part_path, directive, path, lineno)
             raw_parts.append((tokens[2], part_model, pairs, lineno))
         elif directive == "DetectionValidator":
             validator_path = _resolve(path, tokens[1])

@@ -17,6 +17,7 @@ from typing import Union
 import numpy as np
 
 from ..errors import ModelError
+from .binreader import read_bytes
 
 __all__ = [
     "TextCursor",
@@ -72,11 +73,7 @@ def open_text(path: Union[str, Path]) -> TextCursor:
     binary file handed to a text reader fails with a clear message instead of odd parse errors.
     """
     path = str(path)
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise ModelError(path, "open", f"cannot read the file: {e.strerror or e}") from e
+    data = read_bytes(path)
     nul = data.find(b"\x00")
     if nul >= 0:
         raise ModelError(path, f"byte {nul}", "expected a text file, found a NUL byte (binary file?)")
@@ -164,9 +161,6 @@ def read_text_matrix(cur: TextCursor, what: str = "matrix") -> np.ndarray:
             if not all(_INT.match(t) for t in tokens):
                 raise ValueError
             values = np.array([int(t) for t in tokens], dtype=np.int64)
-            info = np.iinfo(dtype)
-            if values.size and (values.min() < info.min or values.max() > info.max):
-                raise cur.error(f"{what}: value out of range for {dtype.name}", header_pos)
         else:
             # Parse as double (exact decimal rounding), then narrow: the C++ reads doubles for
             # every PDM matrix (spec 01 §2.2); float32 matrices are converted after parsing.
@@ -179,7 +173,11 @@ def read_text_matrix(cur: TextCursor, what: str = "matrix") -> np.ndarray:
                 kind = "an integer" if integer else "a number"
                 raise cur.error(f"{what}: expected {kind}, found {t[:40]!r}", m.start()) from None
         raise  # pragma: no cover - numpy refused something float() accepts
-    if not integer and not np.all(np.isfinite(values)):
+    if integer:
+        info = np.iinfo(dtype)
+        if values.size and (values.min() < info.min or values.max() > info.max):
+            raise cur.error(f"{what}: value out of range for {dtype.name}", header_pos)
+    elif not np.all(np.isfinite(values)):
         bad_index = int(np.flatnonzero(~np.isfinite(values))[0])
         raise cur.error(f"{what}: non-finite value {tokens[bad_index]!r}", matches[bad_index].start())
     if count:
