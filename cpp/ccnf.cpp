@@ -279,41 +279,67 @@ void expert_raw_response(const CcnfExpert& e, int pw, int ph, const float* aoi, 
     const int aw = ws + pw - 1;   // AOI columns
     const int np = pw * ph;       // pixels per patch
     const int npos = ws * ws;     // response positions, row-major (i = y offset, j = x offset)
-    // Normalised patches stored pixel-major (P[p][pos], p = xx*ph + yy, the x-major order of M)
-    // so that the neuron products below run over positions in the inner loop: they vectorise
-    // while every z keeps its sequential float sum over p.
-    std::vector<float> P(static_cast<size_t>(np) * npos);
-    for (int i = 0; i < ws; ++i)
-        for (int j = 0; j < ws; ++j) {
-            const int pos = i * ws + j;
-            // §5.3: subtract the mean, divide by the L2 norm (0 -> 1) via its reciprocal.
-            float sum = 0.f;
-            for (int xx = 0; xx < pw; ++xx)
-                for (int yy = 0; yy < ph; ++yy) sum += aoi[(i + yy) * aw + (j + xx)];
-            const float mean = sum / static_cast<float>(np);
-            float ss = 0.f;
-            for (int xx = 0; xx < pw; ++xx)
-                for (int yy = 0; yy < ph; ++yy) {
-                    const float c = aoi[(i + yy) * aw + (j + xx)] - mean;
-                    P[static_cast<size_t>(xx * ph + yy) * npos + pos] = c;
-                    ss += c * c;
+    // Positions are processed in blocks of kBlock held in registers by the neuron loop; the
+    // position axis is zero-padded to a whole number of blocks.
+    constexpr int kBlock = 16;
+    const int npad = (npos + kBlock - 1) / kBlock * kBlock;
+
+    // §5.3 normalisation. Normalised patches are stored pixel-major (P[p][pos], p = xx*ph + yy,
+    // the x-major order of M) so that every loop below runs over positions innermost and
+    // vectorises, while each position's sums still run over p in x-major order.
+    std::vector<float> P(static_cast<size_t>(np) * npad, 0.f);
+    std::vector<float> sum(npos, 0.f), ss(npos, 0.f), inv(npos);
+    for (int xx = 0; xx < pw; ++xx)
+        for (int yy = 0; yy < ph; ++yy)
+            for (int i = 0; i < ws; ++i) {
+                const float* src = aoi + (i + yy) * aw + xx;
+                float* acc = sum.data() + i * ws;
+                for (int j = 0; j < ws; ++j) acc[j] += src[j];
+            }
+    const float count = static_cast<float>(np);
+    for (int t = 0; t < npos; ++t) sum[t] /= count;  // now the mean
+    for (int xx = 0; xx < pw; ++xx)
+        for (int yy = 0; yy < ph; ++yy) {
+            float* dst = P.data() + static_cast<size_t>(xx * ph + yy) * npad;
+            for (int i = 0; i < ws; ++i) {
+                const float* src = aoi + (i + yy) * aw + xx;
+                const float* mean = sum.data() + i * ws;
+                float* acc = ss.data() + i * ws;
+                float* d = dst + i * ws;
+                for (int j = 0; j < ws; ++j) {
+                    const float c = src[j] - mean[j];
+                    d[j] = c;
+                    acc[j] += c * c;
                 }
-            float norm = std::sqrt(ss);
-            if (norm == 0.f) norm = 1.f;
-            const float inv = 1.f / norm;
-            for (int p = 0; p < np; ++p) P[static_cast<size_t>(p) * npos + pos] *= inv;
+            }
         }
-    // §5.4: z_k = bias_k + sum_p M[k][1+p] P[p] (float), r = sum_k 2 alpha_k / (1 + exp(-z_k))
-    // with alpha in double, accumulated in float in neuron order.
+    for (int t = 0; t < npos; ++t) {
+        float norm = std::sqrt(ss[t]);
+        if (norm == 0.f) norm = 1.f;  // constant patch: stays all zero
+        inv[t] = 1.f / norm;           // reciprocal, then multiply (§5.3)
+    }
+    for (int p = 0; p < np; ++p) {
+        float* d = P.data() + static_cast<size_t>(p) * npad;
+        for (int t = 0; t < npos; ++t) d[t] *= inv[t];
+    }
+
+    // §5.4: z_k = bias_k + sum_p M[k][1+p] P[p] (float, p ascending), then
+    // r = sum_k 2 alpha_k / (1 + exp(-z_k)) with alpha in double, accumulated in float in
+    // neuron order.
     std::fill(out, out + npos, 0.f);
-    std::vector<float> z(npos);
+    std::vector<float> z(npad);
     for (int k = 0; k < e.K; ++k) {
         const float* Mk = e.M.data() + static_cast<size_t>(k) * (1 + np);
-        std::fill(z.begin(), z.end(), Mk[0]);
-        for (int p = 0; p < np; ++p) {
-            const float m = Mk[1 + p];
-            const float* Pp = P.data() + static_cast<size_t>(p) * npos;
-            for (int pos = 0; pos < npos; ++pos) z[pos] += m * Pp[pos];
+        for (int blk = 0; blk < npad; blk += kBlock) {
+            float acc[kBlock];
+            for (int t = 0; t < kBlock; ++t) acc[t] = Mk[0];
+            const float* Pb = P.data() + blk;
+            for (int p = 0; p < np; ++p) {
+                const float m = Mk[1 + p];
+                const float* Pp = Pb + static_cast<size_t>(p) * npad;
+                for (int t = 0; t < kBlock; ++t) acc[t] += m * Pp[t];
+            }
+            for (int t = 0; t < kBlock; ++t) z[blk + t] = acc[t];
         }
         const double two_alpha = 2.0 * e.alpha[k];
         for (int pos = 0; pos < npos; ++pos)

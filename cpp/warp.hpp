@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "common.hpp"
 
@@ -95,14 +96,17 @@ inline float sample_exact(const ImageF& img, float x, float y) {
 // position is (X0 + dX) >> 5 in 1/32 px (likewise for y).
 inline void warp_affine_q32(const ImageF& img, const float* m, int W, int H, float* out) {
     const double m00 = m[0], m01 = m[1], m02 = m[2], m10 = m[3], m11 = m[4], m12 = m[5];
+    std::vector<int> dX(W), dY(W);  // per-column offsets, shared by all rows (as in OpenCV)
+    for (int u = 0; u < W; ++u) {
+        dX[u] = round_sat_int(m00 * u * kAbScale);
+        dY[u] = round_sat_int(m10 * u * kAbScale);
+    }
     for (int v = 0; v < H; ++v) {
         const int X0 = add_sat(round_sat_int((m01 * v + m02) * kAbScale), kRoundDelta);
         const int Y0 = add_sat(round_sat_int((m11 * v + m12) * kAbScale), kRoundDelta);
         for (int u = 0; u < W; ++u) {
-            const int dX = round_sat_int(m00 * u * kAbScale);
-            const int dY = round_sat_int(m10 * u * kAbScale);
-            const int X = add_sat(X0, dX) >> (kAbBits - kInterBits);
-            const int Y = add_sat(Y0, dY) >> (kAbBits - kInterBits);
+            const int X = add_sat(X0, dX[u]) >> (kAbBits - kInterBits);
+            const int Y = add_sat(Y0, dY[u]) >> (kAbBits - kInterBits);
             out[static_cast<size_t>(v) * W + u] = sample_q32(img, X, Y);
         }
     }
