@@ -36,9 +36,29 @@ struct CcnfScale {
 // per (scale, ws) when a schedule first needs it and then passed in read-only.
 struct SigmaSet {
     int ws = 0;
+    int n_views = 0, n = 0;                 // of the scale it was built for
     std::vector<std::vector<float>> sigma;  // n_views x n, each ws^2 x ws^2 (empty if invisible)
 };
 SigmaSet build_sigmas(const CcnfScale& scale, int ws);
+// Same, but only for the experts of one view (the others stay empty): what a fit that visits a
+// single view needs; building all views of a 15x15 window costs seconds.
+SigmaSet build_sigmas_view(const CcnfScale& scale, int ws, int view);
+
+// Derived expert data (§4.4) from one expert's file values: K neurons with norm_weights, bias,
+// alpha (double, as stored) and K weight matrices of h rows x w columns (float, row = patch y).
+CcnfExpert make_expert(int K, const double* norm_weights, const double* bias, const double* alpha,
+                       const float* weights, int h, int w, const double* betas, int B,
+                       double confidence);
+
+// Sigma = (2Q)^-1 of one expert for window ws (§5.5); components: N_s matrices ws^2 x ws^2
+// (N_s may be 0). out: ws^2 x ws^2 row-major. Throws if Q is not positive definite.
+void expert_sigma(const CcnfExpert& e, const std::vector<std::vector<float>>* components, int ws,
+                  float* out);
+
+// In-place inverse of a symmetric positive-definite float matrix by Cholesky with double
+// accumulators (OpenCV's invert(DECOMP_CHOLESKY) arithmetic). a: N x N, replaced by nothing
+// useful; inv: N x N. Returns false if a pivot falls below FLT_EPSILON.
+bool cholesky_inverse(std::vector<float>& a, int N, float* inv);
 
 // View with the nearest (pitch, yaw, roll) centre; ties to the lowest index (§6).
 int view_index(const CcnfScale& scale, float rx, float ry, float rz);
@@ -56,6 +76,14 @@ void warp_aoi(const ImageF& img, float x, float y, float a, float b, int W, floa
 // Sigma, negative removal (§5.3-5.6). `sigma` may be null (= I / (2 alpha_sum)). out: ws x ws.
 void expert_response(const CcnfExpert& e, int pw, int ph, const float* aoi, int ws,
                      const float* sigma, float* out);
+// The stages of expert_response, for tests and diagnostics: the raw sigmoid sum r (§5.3-5.4) and
+// Sigma * r before negative removal (§5.5).
+void expert_raw_response(const CcnfExpert& e, int pw, int ph, const float* aoi, int ws, float* out);
+void apply_sigma(const CcnfExpert& e, const float* sigma, int ws, const float* r, float* out);
+
+// warp_aoi with exact float bilinear sampling (OpenCV 5 kernels, spec 01 §5.2 second bullet); not
+// the reference behaviour, kept to measure the difference.
+void warp_aoi_exact(const ImageF& img, float x, float y, float a, float b, int W, float* out);
 
 // All response maps of one scale: maps is n x ws x ws; entries of invisible landmarks are left
 // untouched. landmarks2n: current 2-D shape; a, b from sim_ref_to_img (first row quirk).

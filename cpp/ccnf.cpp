@@ -1,0 +1,426 @@
+// CCNF patch experts: derived data, Sigma, AOI warp, response maps (spec 01 §4.4, §5, §6).
+#include "ccnf.hpp"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "warp.hpp"
+
+namespace fastclnf {
+
+namespace {
+
+// Neurons whose alpha does not exceed this never reach the response (spec 01 §5.4) — but they
+// still count in the alpha sum of Q (§5.5).
+constexpr double kAlphaMin = 1e-4;
+
+void require(bool ok, const std::string& what) {
+    if (!ok) throw std::invalid_argument(what);
+}
+
+// The 2x3 inverse-map matrix of the AOI (spec 01 §5.2): entries computed in float, c = (W-1)/2.
+std::array<float, 6> aoi_matrix(float x, float y, float a, float b, int W) {
+    const float c = (static_cast<float>(W) - 1.0f) / 2.0f;
+    return {a, -b, x - a * c + b * c, b, a, y - a * c - b * c};
+}
+
+// The window-size block whose matrices have ws^2 rows (§5.5 step 1); null if there is none.
+const std::vector<std::vector<float>>* components_for(const CcnfScale& scale, int ws) {
+    auto it = scale.sigma_components.find(ws);
+    return it == scale.sigma_components.end() ? nullptr : &it->second;
+}
+
+// Diagonal value of Sigma = (2 alpha_sum I)^-1 exactly as the Cholesky route computes it:
+// L = 1/sqrt(2 alpha_sum) stored as float, forward then backward substitution each multiply by it.
+float scalar_sigma(float alpha_sum) {
+    std::vector<float> a{2.f * alpha_sum};
+    float inv = 0.f;
+    if (!cholesky_inverse(a, 1, &inv))
+        throw std::invalid_argument("CCNF expert with alpha sum <= 0: Sigma undefined");
+    return inv;
+}
+
+SigmaSet build(const CcnfScale& scale, int ws, int only_view) {
+    require(ws > 0, "build_sigmas: window size must be positive, got " + std::to_string(ws));
+    const auto* comps = components_for(scale, ws);
+    SigmaSet s;
+    s.ws = ws;
+    s.n_views = scale.n_views;
+    s.n = scale.n;
+    s.sigma.resize(static_cast<size_t>(scale.n_views) * scale.n);
+    const size_t N = static_cast<size_t>(ws) * ws;
+    for (int v = 0; v < scale.n_views; ++v) {
+        if (only_view >= 0 && v != only_view) continue;
+        for (int i = 0; i < scale.n; ++i) {
+            const size_t idx = static_cast<size_t>(v) * scale.n + i;
+            if (!scale.visibility[idx]) continue;
+            s.sigma[idx].resize(N * N);
+            expert_sigma(scale.experts[idx], comps, ws, s.sigma[idx].data());
+        }
+    }
+    return s;
+}
+
+}  // namespace
+
+CcnfExpert make_expert(int K, const double* norm_weights, const double* bias, const double* alpha,
+                       const float* weights, int h, int w, const double* betas, int B,
+                       double confidence) {
+    CcnfExpert e;
+    const int np = w * h;
+    for (int k = 0; k < K; ++k) {
+        // "Summed into a float": float accumulator, double addend (spec 01 §5.8).
+        e.alpha_sum = static_cast<float>(static_cast<double>(e.alpha_sum) + alpha[k]);
+        if (!(alpha[k] > kAlphaMin)) continue;
+        const float nw = static_cast<float>(norm_weights[k]);
+        const float* Wk = weights + static_cast<size_t>(k) * np;
+        const size_t row = e.M.size();
+        e.M.resize(row + 1 + np);
+        e.M[row] = static_cast<float>(bias[k]);
+        // Column-major (x-major) flattening, scaled in float (spec 01 §4.4).
+        for (int xx = 0; xx < w; ++xx)
+            for (int yy = 0; yy < h; ++yy) e.M[row + 1 + xx * h + yy] = nw * Wk[yy * w + xx];
+        e.alpha.push_back(alpha[k]);
+        ++e.K;
+    }
+    e.betas.resize(B);
+    for (int b = 0; b < B; ++b) e.betas[b] = static_cast<float>(betas[b]);
+    e.confidence = static_cast<float>(confidence);
+    return e;
+}
+
+bool cholesky_inverse(std::vector<float>& a, int N, float* inv) {
+    // Factor A = L L^T in place (lower triangle), the diagonal holding 1/L_ii. Float storage,
+    // double accumulators; the products of two stored floats are float products, as in OpenCV's
+    // Cholesky (spec 01 §5.5, "float Cholesky inversion").
+    float* L = a.data();
+    for (int i = 0; i < N; ++i) {
+        float* Li = L + static_cast<size_t>(i) * N;
+        for (int j = 0; j < i; ++j) {
+            const float* Lj = L + static_cast<size_t>(j) * N;
+            double s = Li[j];
+            for (int k = 0; k < j; ++k) s -= Li[k] * Lj[k];
+            Li[j] = static_cast<float>(s * Lj[j]);
+        }
+        double s = Li[i];
+        for (int k = 0; k < i; ++k) {
+            const double t = Li[k];
+            s -= t * t;
+        }
+        if (!(s >= FLT_EPSILON)) return false;
+        Li[i] = static_cast<float>(1. / std::sqrt(s));
+    }
+    // Solve L L^T X = I column block by column block. The per-element accumulation order (k
+    // ascending forward, descending backward) is the textbook one; the loops are arranged with
+    // the right-hand-side column innermost so they vectorise without reordering any sum.
+    std::vector<double> acc(N);
+    const size_t NN = static_cast<size_t>(N) * N;
+    std::fill(inv, inv + NN, 0.f);
+    // Forward: L Y = I. Row i of Y is zero beyond column i (inverse of a lower-triangular matrix),
+    // so only columns 0..i are computed (the skipped terms would subtract exact zeros).
+    for (int i = 0; i < N; ++i) {
+        const float* Li = L + static_cast<size_t>(i) * N;
+        float* Yi = inv + static_cast<size_t>(i) * N;
+        for (int j = 0; j <= i; ++j) acc[j] = (j == i) ? 1.0 : 0.0;
+        for (int k = 0; k < i; ++k) {
+            const float lik = Li[k];
+            const float* Yk = inv + static_cast<size_t>(k) * N;
+            for (int j = 0; j <= k; ++j) acc[j] -= static_cast<double>(lik * Yk[j]);
+        }
+        const double d = Li[i];
+        for (int j = 0; j <= i; ++j) Yi[j] = static_cast<float>(acc[j] * d);
+    }
+    // Backward: L^T X = Y.
+    for (int i = N - 1; i >= 0; --i) {
+        float* Xi = inv + static_cast<size_t>(i) * N;
+        for (int j = 0; j < N; ++j) acc[j] = Xi[j];
+        for (int k = N - 1; k > i; --k) {
+            const float lki = L[static_cast<size_t>(k) * N + i];
+            const float* Xk = inv + static_cast<size_t>(k) * N;
+            for (int j = 0; j < N; ++j) acc[j] -= static_cast<double>(lki * Xk[j]);
+        }
+        const double d = L[static_cast<size_t>(i) * N + i];
+        for (int j = 0; j < N; ++j) Xi[j] = static_cast<float>(acc[j] * d);
+    }
+    return true;
+}
+
+void expert_sigma(const CcnfExpert& e, const std::vector<std::vector<float>>* components, int ws,
+                  float* out) {
+    const int N = ws * ws;
+    const size_t NN = static_cast<size_t>(N) * N;
+    std::vector<float> Q(NN, 0.f);
+    // Q = alpha_sum I + sum_b beta_b S_b in float (§5.5); the alpha sum includes the neurons the
+    // response skips. Missing component set (or N_s = 0): Q = alpha_sum I, betas ignored.
+    for (int d = 0; d < N; ++d) Q[static_cast<size_t>(d) * N + d] = e.alpha_sum;
+    if (components && !components->empty()) {
+        require(components->size() == e.betas.size(),
+                "CCNF expert has " + std::to_string(e.betas.size()) + " betas but window " +
+                    std::to_string(ws) + " has " + std::to_string(components->size()) +
+                    " sigma components");
+        for (size_t b = 0; b < components->size(); ++b) {
+            const auto& S = (*components)[b];
+            require(S.size() == NN, "sigma component of window " + std::to_string(ws) +
+                                        " is not ws^2 x ws^2");
+            const float beta = e.betas[b];
+            for (size_t t = 0; t < NN; ++t) Q[t] += beta * S[t];
+        }
+    }
+    for (auto& q : Q) q *= 2.f;  // exact
+    if (!cholesky_inverse(Q, N, out))
+        throw std::invalid_argument("CCNF Sigma: 2Q is not positive definite (window " +
+                                    std::to_string(ws) + ")");
+}
+
+SigmaSet build_sigmas(const CcnfScale& scale, int ws) { return build(scale, ws, -1); }
+
+SigmaSet build_sigmas_view(const CcnfScale& scale, int ws, int view) {
+    require(view >= 0 && view < scale.n_views, "build_sigmas: view " + std::to_string(view) +
+                                                   " out of range [0, " +
+                                                   std::to_string(scale.n_views) + ")");
+    return build(scale, ws, view);
+}
+
+int view_index(const CcnfScale& scale, float rx, float ry, float rz) {
+    // Nearest centre in float, strict comparison so ties keep the lowest index (§6).
+    int best = 0;
+    float best_d = 0.f;
+    for (int v = 0; v < scale.n_views; ++v) {
+        const float* c = scale.view_centres.data() + 3 * v;
+        const float d0 = rx - c[0], d1 = ry - c[1], d2 = rz - c[2];
+        const float d = d0 * d0 + d1 * d1 + d2 * d2;
+        if (v == 0 || d < best_d) {
+            best = v;
+            best_d = d;
+        }
+    }
+    return best;
+}
+
+std::array<float, 4> align_with_scale(const float* src2n, const float* dst2n, int n) {
+    require(n > 0, "align_with_scale: no points");
+    // Centroids: double sums, stored float (spec 01 §5.1).
+    auto centroid = [n](const float* p, float& mx, float& my) {
+        double sx = 0, sy = 0;
+        for (int i = 0; i < n; ++i) {
+            sx += p[i];
+            sy += p[i + n];
+        }
+        mx = static_cast<float>(sx / n);
+        my = static_cast<float>(sy / n);
+    };
+    float msx, msy, mdx, mdy;
+    centroid(src2n, msx, msy);
+    centroid(dst2n, mdx, mdy);
+    std::vector<float> s(2 * static_cast<size_t>(n)), d(2 * static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+        s[i] = src2n[i] - msx;
+        s[i + n] = src2n[i + n] - msy;
+        d[i] = dst2n[i] - mdx;
+        d[i + n] = dst2n[i + n] - mdy;
+    }
+    // RMS radii (double sums, float results). Quirk: the scale is their ratio, not the
+    // least-squares similarity scale.
+    auto rms = [n](const std::vector<float>& p) {
+        double acc = 0;
+        for (int i = 0; i < n; ++i)
+            acc += static_cast<double>(p[i]) * p[i] + static_cast<double>(p[i + n]) * p[i + n];
+        return static_cast<float>(std::sqrt(acc / n));
+    };
+    const float s_src = rms(s), s_dst = rms(d);
+    for (auto& v : s) v /= s_src;
+    for (auto& v : d) v /= s_dst;
+    // H = src^T dst (2x2).
+    double h00 = 0, h01 = 0, h10 = 0, h11 = 0;
+    for (int i = 0; i < n; ++i) {
+        h00 += static_cast<double>(s[i]) * d[i];
+        h01 += static_cast<double>(s[i]) * d[i + n];
+        h10 += static_cast<double>(s[i + n]) * d[i];
+        h11 += static_cast<double>(s[i + n]) * d[i + n];
+    }
+    const float H00 = static_cast<float>(h00), H01 = static_cast<float>(h01);
+    const float H10 = static_cast<float>(h10), H11 = static_cast<float>(h11);
+    // 2-D Kabsch: R = V diag(1, sign det(V U^T)) U^T with H = U S V^T. In 2-D this is the proper
+    // rotation maximising tr(R H), i.e. the angle atan2(H01 - H10, H00 + H11); the closed form
+    // equals the SVD route (for det H < 0 the sign flip gives the same rotation) and avoids an
+    // iterative SVD.
+    const double cs = static_cast<double>(H00) + H11, sn = static_cast<double>(H01) - H10;
+    const double r = std::hypot(cs, sn);
+    const float c = r > 0 ? static_cast<float>(cs / r) : 1.f;
+    const float si = r > 0 ? static_cast<float>(sn / r) : 0.f;
+    const float k = s_dst / s_src;
+    return {k * c, k * -si, k * si, k * c};
+}
+
+std::array<float, 4> invert2x2(const std::array<float, 4>& A) {
+    // Direct formula with a double determinant, as OpenCV's invert does for 2x2; singular -> 0.
+    const double det = static_cast<double>(A[0]) * A[3] - static_cast<double>(A[1]) * A[2];
+    if (det == 0.0) return {0.f, 0.f, 0.f, 0.f};
+    const double r = 1.0 / det;
+    return {static_cast<float>(A[3] * r), static_cast<float>(-A[1] * r),
+            static_cast<float>(-A[2] * r), static_cast<float>(A[0] * r)};
+}
+
+void warp_aoi(const ImageF& img, float x, float y, float a, float b, int W, float* out) {
+    const auto m = aoi_matrix(x, y, a, b, W);
+    warp::warp_affine_q32(img, m.data(), W, W, out);
+}
+
+void warp_aoi_exact(const ImageF& img, float x, float y, float a, float b, int W, float* out) {
+    const auto m = aoi_matrix(x, y, a, b, W);
+    warp::warp_affine_exact(img, m.data(), W, W, out);
+}
+
+void expert_raw_response(const CcnfExpert& e, int pw, int ph, const float* aoi, int ws,
+                         float* out) {
+    const int aw = ws + pw - 1;   // AOI columns
+    const int np = pw * ph;       // pixels per patch
+    const int npos = ws * ws;     // response positions, row-major (i = y offset, j = x offset)
+    // Positions are processed in blocks of kBlock held in registers by the neuron loop; the
+    // position axis is zero-padded to a whole number of blocks.
+    constexpr int kBlock = 16;
+    const int npad = (npos + kBlock - 1) / kBlock * kBlock;
+
+    // §5.3 normalisation. Normalised patches are stored pixel-major (P[p][pos], p = xx*ph + yy,
+    // the x-major order of M) so that every loop below runs over positions innermost and
+    // vectorises, while each position's sums still run over p in x-major order.
+    std::vector<float> P(static_cast<size_t>(np) * npad, 0.f);
+    std::vector<float> sum(npos, 0.f), ss(npos, 0.f), inv(npos);
+    for (int xx = 0; xx < pw; ++xx)
+        for (int yy = 0; yy < ph; ++yy)
+            for (int i = 0; i < ws; ++i) {
+                const float* src = aoi + (i + yy) * aw + xx;
+                float* acc = sum.data() + i * ws;
+                for (int j = 0; j < ws; ++j) acc[j] += src[j];
+            }
+    const float count = static_cast<float>(np);
+    for (int t = 0; t < npos; ++t) sum[t] /= count;  // now the mean
+    for (int xx = 0; xx < pw; ++xx)
+        for (int yy = 0; yy < ph; ++yy) {
+            float* dst = P.data() + static_cast<size_t>(xx * ph + yy) * npad;
+            for (int i = 0; i < ws; ++i) {
+                const float* src = aoi + (i + yy) * aw + xx;
+                const float* mean = sum.data() + i * ws;
+                float* acc = ss.data() + i * ws;
+                float* d = dst + i * ws;
+                for (int j = 0; j < ws; ++j) {
+                    const float c = src[j] - mean[j];
+                    d[j] = c;
+                    acc[j] += c * c;
+                }
+            }
+        }
+    for (int t = 0; t < npos; ++t) {
+        float norm = std::sqrt(ss[t]);
+        if (norm == 0.f) norm = 1.f;  // constant patch: stays all zero
+        inv[t] = 1.f / norm;           // reciprocal, then multiply (§5.3)
+    }
+    for (int p = 0; p < np; ++p) {
+        float* d = P.data() + static_cast<size_t>(p) * npad;
+        for (int t = 0; t < npos; ++t) d[t] *= inv[t];
+    }
+
+    // §5.4: z_k = bias_k + sum_p M[k][1+p] P[p] (float, p ascending), then
+    // r = sum_k 2 alpha_k / (1 + exp(-z_k)) with alpha in double, accumulated in float in
+    // neuron order.
+    std::fill(out, out + npos, 0.f);
+    std::vector<float> z(npad);
+    for (int k = 0; k < e.K; ++k) {
+        const float* Mk = e.M.data() + static_cast<size_t>(k) * (1 + np);
+        for (int blk = 0; blk < npad; blk += kBlock) {
+            float acc[kBlock];
+            for (int t = 0; t < kBlock; ++t) acc[t] = Mk[0];
+            const float* Pb = P.data() + blk;
+            for (int p = 0; p < np; ++p) {
+                const float m = Mk[1 + p];
+                const float* Pp = Pb + static_cast<size_t>(p) * npad;
+                for (int t = 0; t < kBlock; ++t) acc[t] += m * Pp[t];
+            }
+            for (int t = 0; t < kBlock; ++t) z[blk + t] = acc[t];
+        }
+        const double two_alpha = 2.0 * e.alpha[k];
+        for (int pos = 0; pos < npos; ++pos)
+            out[pos] += two_alpha / (1.0 + std::exp(-static_cast<double>(z[pos])));
+    }
+}
+
+void apply_sigma(const CcnfExpert& e, const float* sigma, int ws, const float* r, float* out) {
+    const int N = ws * ws;
+    if (!sigma) {
+        // No Sigma given: I / (2 alpha_sum) (§5.5, missing window size). A diagonal matrix times
+        // r adds exact zeros, so this equals the full product.
+        const float d = scalar_sigma(e.alpha_sum);
+        for (int t = 0; t < N; ++t) out[t] = d * r[t];
+        return;
+    }
+    // r' = Sigma r on the row-major flattened map, float sums in column order. Four rows at a
+    // time give the CPU independent dependency chains without reordering any sum.
+    int row = 0;
+    for (; row + 4 <= N; row += 4) {
+        const float* s0 = sigma + static_cast<size_t>(row) * N;
+        const float* s1 = s0 + N;
+        const float* s2 = s1 + N;
+        const float* s3 = s2 + N;
+        float a0 = 0.f, a1 = 0.f, a2 = 0.f, a3 = 0.f;
+        for (int c = 0; c < N; ++c) {
+            const float rc = r[c];
+            a0 += s0[c] * rc;
+            a1 += s1[c] * rc;
+            a2 += s2[c] * rc;
+            a3 += s3[c] * rc;
+        }
+        out[row] = a0;
+        out[row + 1] = a1;
+        out[row + 2] = a2;
+        out[row + 3] = a3;
+    }
+    for (; row < N; ++row) {
+        const float* s0 = sigma + static_cast<size_t>(row) * N;
+        float a0 = 0.f;
+        for (int c = 0; c < N; ++c) a0 += s0[c] * r[c];
+        out[row] = a0;
+    }
+}
+
+void expert_response(const CcnfExpert& e, int pw, int ph, const float* aoi, int ws,
+                     const float* sigma, float* out) {
+    const int N = ws * ws;
+    std::vector<float> r(N);
+    expert_raw_response(e, pw, ph, aoi, ws, r.data());
+    apply_sigma(e, sigma, ws, r.data(), out);
+    // §5.6: shift so that the minimum is 0 when it is negative; no other normalisation.
+    const float mn = *std::min_element(out, out + N);
+    if (mn < 0.f)
+        for (int t = 0; t < N; ++t) out[t] -= mn;
+}
+
+void responses(const ImageF& img, const CcnfScale& scale, const SigmaSet& sigmas, int view,
+               int ws, const float* landmarks2n, float a, float b, float* maps) {
+    require(view >= 0 && view < scale.n_views,
+            "responses: view " + std::to_string(view) + " out of range");
+    require(sigmas.ws == ws, "responses: Sigma set built for window " + std::to_string(sigmas.ws) +
+                                 ", asked for " + std::to_string(ws));
+    require(sigmas.n_views == scale.n_views && sigmas.n == scale.n &&
+                sigmas.sigma.size() == static_cast<size_t>(scale.n_views) * scale.n,
+            "responses: Sigma set does not belong to this scale");
+    const int W = ws + scale.pw - 1;  // the C++ uses the width for both centring terms (§5.2)
+    const int n = scale.n;
+    const size_t map_size = static_cast<size_t>(ws) * ws;
+    std::vector<float> aoi(static_cast<size_t>(W) * W);
+    for (int i = 0; i < n; ++i) {
+        const size_t idx = static_cast<size_t>(view) * n + i;
+        if (!scale.visibility[idx]) continue;  // map left untouched (§5.2)
+        const auto& sig = sigmas.sigma[idx];
+        require(sig.size() == map_size * map_size,
+                "responses: no Sigma for view " + std::to_string(view) + ", landmark " +
+                    std::to_string(i) + " (Sigma set built for another view?)");
+        warp_aoi(img, landmarks2n[i], landmarks2n[i + n], a, b, W, aoi.data());
+        expert_response(scale.experts[idx], scale.pw, scale.ph, aoi.data(), ws, sig.data(),
+                        maps + i * map_size);
+    }
+}
+
+}  // namespace fastclnf
