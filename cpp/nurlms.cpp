@@ -1,0 +1,205 @@
+#include "nurlms.hpp"
+
+#include <cmath>
+
+#include "linalg.hpp"
+#include "meanshift.hpp"
+
+namespace fastclnf {
+
+namespace {
+
+// (ws-1)/2 is an *integer* division in OpenFace (spec 02 §2.4 step 4 quirk); for odd windows it
+// is exact anyway.
+inline float map_centre(int ws) { return static_cast<float>((ws - 1) / 2); }
+
+double shape_distance(const std::vector<float>& a, const std::vector<float>& b) {
+    double s = 0.0;
+    for (size_t k = 0; k < a.size(); ++k) {
+        const double d = static_cast<double>(a[k]) - static_cast<double>(b[k]);
+        s += d * d;
+    }
+    return std::sqrt(s);
+}
+
+}  // namespace
+
+PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rigid, Global& g,
+                         float* q) {
+    const Pdm& pdm = *in.pdm;
+    const int n = pdm.n, m = pdm.m;
+    const int P = rigid ? 6 : 6 + m;
+    const int ws = s.ws;
+
+    // Regulariser (spec 02 §2.6): none on the pose, reg/lambda_k on shape mode k.
+    std::vector<float> lambda(P, 0.f);
+    if (!rigid)
+        for (int k = 0; k < m; ++k) lambda[6 + k] = s.reg / pdm.eig[k];
+
+    // Diagonal weights W (x rows then y rows).
+    const bool weighted = s.weight > 0.f;
+    std::vector<float> w(2 * n, 1.f);
+    if (weighted)
+        for (int i = 0; i < n; ++i) w[i] = w[i + n] = s.weight * in.confidence[i];
+    // The full Jacobian skips the weighting when trace(W) == 2n (spec 01 §3.4 quirk); the rigid
+    // one always applies it. With W = I both are the same thing.
+    bool apply_w = weighted;
+    if (weighted && !rigid) {
+        float tr = 0.f;
+        for (float v : w) tr += v;
+        apply_w = tr != static_cast<float>(2 * n);
+    }
+
+    const float centre = map_centre(ws);
+    PhaseOutput out;
+    out.dx.assign(n, 0.f);
+    out.dy.assign(n, 0.f);
+
+    std::vector<float> shape(2 * n), prev(2 * n), J(static_cast<size_t>(2 * n) * P), Jw;
+    std::vector<float> msx(n), msy(n), mu(2 * n), H(static_cast<size_t>(P) * P), b(P);
+    Jw.resize(J.size());
+
+    for (int t = 0; t < s.iterations; ++t) {
+        shape2d(pdm, g, q, shape.data());
+        if (t > 0 && shape_distance(shape, prev) < 0.01) {
+            out.converged = true;
+            break;
+        }
+        prev = shape;
+
+        if (rigid)
+            rigid_jacobian(pdm, g, q, J.data());
+        else
+            jacobian(pdm, g, q, J.data());
+
+        // Offsets of the current shape from the base, in map coordinates.
+        for (int i = 0; i < n; ++i) {
+            const float ox = shape[i] - in.base[i];
+            const float oy = shape[i + n] - in.base[i + n];
+            out.dx[i] = in.A[0] * ox + in.A[1] * oy + centre;
+            out.dy[i] = in.A[2] * ox + in.A[3] * oy + centre;
+        }
+        mean_shift(in.maps, in.visible, n, ws, out.dx.data(), out.dy.data(), in.grid, msx.data(),
+                   msy.data());
+        // Back to the image frame; invisible landmarks neither pull nor count (spec 02 §2.4 s7).
+        for (int i = 0; i < n; ++i) {
+            if (!in.visible[i]) {
+                mu[i] = mu[i + n] = 0.f;
+                std::fill(J.begin() + static_cast<size_t>(i) * P,
+                          J.begin() + static_cast<size_t>(i + 1) * P, 0.f);
+                std::fill(J.begin() + static_cast<size_t>(i + n) * P,
+                          J.begin() + static_cast<size_t>(i + n + 1) * P, 0.f);
+                continue;
+            }
+            mu[i] = in.Ainv[0] * msx[i] + in.Ainv[1] * msy[i];
+            mu[i + n] = in.Ainv[2] * msx[i] + in.Ainv[3] * msy[i];
+        }
+        // W J (rows scaled), kept row-major 2n x P; J_w^T is its transpose.
+        const std::vector<float>* JW = &J;
+        if (apply_w) {
+            for (int r = 0; r < 2 * n; ++r)
+                for (int c = 0; c < P; ++c)
+                    Jw[static_cast<size_t>(r) * P + c] = w[r] * J[static_cast<size_t>(r) * P + c];
+            JW = &Jw;
+        }
+        // b = J_w^T mu - Lambda q ; H = J_w^T J + Lambda
+        std::fill(b.begin(), b.end(), 0.f);
+        std::fill(H.begin(), H.end(), 0.f);
+        for (int r = 0; r < 2 * n; ++r) {
+            const float* jw = JW->data() + static_cast<size_t>(r) * P;
+            const float* j = J.data() + static_cast<size_t>(r) * P;
+            const float mr = mu[r];
+            for (int a = 0; a < P; ++a) {
+                const float v = jw[a];
+                if (v == 0.f) continue;
+                b[a] += v * mr;
+                float* h = H.data() + static_cast<size_t>(a) * P;
+                for (int c = 0; c < P; ++c) h[c] += v * j[c];
+            }
+        }
+        if (!rigid)
+            for (int k = 0; k < m; ++k) {
+                b[6 + k] -= lambda[6 + k] * q[k];
+                H[static_cast<size_t>(6 + k) * P + 6 + k] += lambda[6 + k];
+            }
+        linalg::cholesky_solve(H.data(), b.data(), P);  // b becomes the update (zero if singular)
+        apply_update(g, q, m, b.data(), P);
+        clamp_local(pdm, q);  // also in the rigid phase (spec 02 §2.4 step 12)
+        out.updates++;
+    }
+    return out;
+}
+
+float likelihoods(const float* maps, const int* visible, int n, int ws, const float* dx,
+                  const float* dy, float sigma, float* out_landmark) {
+    float sum = 0.f;
+    int count = 0;
+    const double inv = 1.0 / (static_cast<double>(sigma) * sigma);
+    for (int i = 0; i < n; ++i) {
+        if (!visible[i]) {
+            out_landmark[i] = -1e8f;
+            continue;
+        }
+        const float* R = maps + static_cast<size_t>(i) * ws * ws;
+        float l = 0.f;
+        for (int r = 0; r < ws; ++r) {
+            const float vy = dy[i] - static_cast<float>(r);
+            for (int c = 0; c < ws; ++c) {
+                const float vx = dx[i] - static_cast<float>(c);
+                // exp in double, each product rounded to float, float sum (spec 02 §2.8)
+                const double k = std::exp(-0.5 * (static_cast<double>(vy) * vy +
+                                                  static_cast<double>(vx) * vx) * inv);
+                l += static_cast<float>(R[r * ws + c] * k);
+            }
+        }
+        out_landmark[i] = l;
+        sum += static_cast<float>(std::log(static_cast<double>(l) + 1e-8));
+        ++count;
+    }
+    return count > 0 ? sum / static_cast<float>(count) : 0.f;
+}
+
+ScaleResult fit_scale(const ImageF& img, const Pdm& pdm, const CcnfScale& scale,
+                      const SigmaSet& sigmas, const float* grid, const ScaleSettings& s,
+                      Global& g, float* q) {
+    const int n = pdm.n;
+    if (scale.n != n) throw std::invalid_argument("fit_scale: PDM and patch experts disagree on n");
+    ScaleResult res;
+    res.view = view_index(scale, g[1], g[2], g[3]);
+
+    std::vector<float> base(2 * n), ref(2 * n);
+    shape2d(pdm, g, q, base.data());
+    const Global ref_g{static_cast<float>(scale.patch_scaling), 0.f, 0.f, 0.f, 0.f, 0.f};
+    shape2d(pdm, ref_g, q, ref.data());
+
+    PhaseInputs in;
+    in.pdm = &pdm;
+    in.A = align_with_scale(base.data(), ref.data(), n);
+    in.Ainv = invert2x2(in.A);
+    std::vector<float> maps(static_cast<size_t>(n) * s.ws * s.ws, 0.f);
+    // Only the first row of A^-1 is used (exact-similarity quirk, spec 01 §5.1).
+    responses(img, scale, sigmas, res.view, s.ws, base.data(), in.Ainv[0], -in.Ainv[1],
+              maps.data());
+    in.maps = maps.data();
+    in.visible = scale.visibility.data() + static_cast<size_t>(res.view) * n;
+    std::vector<float> conf(n);
+    for (int i = 0; i < n; ++i) conf[i] = scale.experts[static_cast<size_t>(res.view) * n + i].confidence;
+    in.confidence = conf.data();
+    in.base = base.data();
+    in.grid = grid;
+
+    PhaseOutput rigid = nurlms_phase(in, s, true, g, q);
+    res.rigid_iterations = rigid.updates;
+    PhaseOutput nonrigid = nurlms_phase(in, s, false, g, q);
+    res.nonrigid_iterations = nonrigid.updates;
+    res.converged = nonrigid.converged;
+    if (s.likelihood) {
+        res.landmark_likelihoods.assign(n, 0.f);
+        res.model_likelihood = likelihoods(maps.data(), in.visible, n, s.ws, nonrigid.dx.data(),
+                                           nonrigid.dy.data(), s.sigma,
+                                           res.landmark_likelihoods.data());
+    }
+    return res;
+}
+
+}  // namespace fastclnf
