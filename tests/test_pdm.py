@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from fastclnf import _core as C
+from fastclnf.models.pdm import read_pdm
 
 PDM_FILE = "pdms/In-the-wild_aligned_PDM_68.txt"
 
@@ -18,50 +19,10 @@ PDM_FILE = "pdms/In-the-wild_aligned_PDM_68.txt"
 G82 = np.array([2.5, 0.1, -0.2, 0.05, 300.0, 250.0], np.float32)
 
 
-# ------------------------------------------------------------------------------------------------
-# Loading. A small local reader of the text-matrix format (spec 01 §2.1-2.2) kept in one helper so
-# that it can be swapped for fastclnf.models.pdm.read_pdm once that exists.
-
-
-def _read_text_matrices(path, count):
-    """`count` text matrices: skip comment lines (first char '#', '\\n', ' ' or '\\r' discards the
-    rest of the line), then `rows cols type` and rows*cols numbers, any whitespace (spec 01 §2.1)."""
-    text = open(path, "r", newline="").read()
-    pos, mats = 0, []
-
-    def skip_comments():
-        nonlocal pos
-        while pos < len(text) and text[pos] in "#\n \r":
-            nl = text.find("\n", pos)
-            pos = len(text) if nl < 0 else nl + 1
-
-    def tokens(k):
-        nonlocal pos
-        out = []
-        while len(out) < k:
-            while text[pos].isspace():
-                pos += 1
-            end = pos
-            while end < len(text) and not text[end].isspace():
-                end += 1
-            out.append(text[pos:end])
-            pos = end
-        return out
-
-    for _ in range(count):
-        skip_comments()
-        rows, cols, typ = (int(t) for t in tokens(3))
-        assert typ in (4, 5, 6), typ
-        vals = np.array(tokens(rows * cols), dtype=np.float64)
-        mats.append(vals.reshape(rows, cols))
-    return mats
-
-
 def load_pdm_arrays(path):
-    """(mean (3n,), components (3n, m), eigenvalues (m,)) as float32, like the Python loader."""
-    mean, comps, eig = _read_text_matrices(path, 3)
-    return (mean.ravel().astype(np.float32), np.ascontiguousarray(comps, dtype=np.float32),
-            eig.ravel().astype(np.float32))
+    """(mean (3n,), components (3n, m), eigenvalues (m,)) as float32, from the package's reader."""
+    pdm = read_pdm(path)
+    return pdm.mean, pdm.components, pdm.eigenvalues
 
 
 @pytest.fixture(scope="module")

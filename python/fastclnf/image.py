@@ -1,0 +1,55 @@
+"""Input images: checks and OpenCV-4.x-exact grayscale conversion."""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["to_gray", "check_box"]
+
+
+def to_gray(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """8-bit grayscale (H, W) from gray, BGR or BGRA input, as OpenFace converts it.
+
+    OpenFace 2.2 (OpenCV 4.x) computes ``Y = (9798 R + 19235 G + 3735 B + 16384) >> 15`` on 8-bit
+    BGR (spec 02 §6.1); newer OpenCV releases round differently, so the formula is applied here
+    rather than calling cv2.cvtColor. 16-bit input is divided by 256 first.
+    """
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(image).__name__}")
+    if image.dtype == np.uint16:
+        image = (image // 256).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise TypeError(f"{name} must be uint8 (or uint16), got dtype {image.dtype}")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        gray = image
+    elif image.ndim == 3 and image.shape[2] in (3, 4):
+        b = image[:, :, 0].astype(np.uint32)
+        g = image[:, :, 1].astype(np.uint32)
+        r = image[:, :, 2].astype(np.uint32)
+        gray = ((9798 * r + 19235 * g + 3735 * b + 16384) >> 15).astype(np.uint8)
+    else:
+        raise ValueError(f"{name} must be HxW, HxWx3 (BGR) or HxWx4 (BGRA), got shape {image.shape}")
+    if gray.shape[0] == 0 or gray.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {image.shape})")
+    return np.ascontiguousarray(gray)
+
+
+def check_box(bbox, shape) -> np.ndarray:
+    """A face box (x, y, w, h) as float64, rejecting NaN/inf, non-positive sizes, and boxes
+    entirely outside an image of the given shape."""
+    try:
+        box = np.asarray(bbox, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"bbox must be four numbers (x, y, w, h), got {bbox!r}") from exc
+    if box.size != 4:
+        raise ValueError(f"bbox must be four numbers (x, y, w, h), got {box.size}")
+    if not np.all(np.isfinite(box)):
+        raise ValueError(f"bbox must be finite, got {tuple(box)}")
+    x, y, w, h = box
+    if w <= 0 or h <= 0:
+        raise ValueError(f"bbox width and height must be > 0, got w={w}, h={h}")
+    rows, cols = shape[:2]
+    if x >= cols or y >= rows or x + w <= 0 or y + h <= 0:
+        raise ValueError(f"bbox {tuple(box)} lies entirely outside the {cols}x{rows} image")
+    return box
