@@ -10,7 +10,8 @@ from fastclnf import _core
 from fastclnf.models.core_adapter import make_core_scale
 from fastclnf.models.types import CCNFScale
 
-from _ccnf_parse import read_ccnf_for_tests
+from fastclnf.models.ccnf import read_ccnf as read_ccnf_for_tests
+from fastclnf.models.pdm import read_pdm as _read_pdm
 
 F32 = np.float32
 
@@ -137,21 +138,10 @@ def warp_reference(img, x, y, a, b, W):
 
 
 def read_pdm(path):
-    """Text PDM (spec 01 §2): mean (3n), components (3n x m), eigenvalues (m)."""
-    mats = []
-    with open(path) as f:
-        toks = []
-        for line in f:
-            if line[:1] in ("#", "\n", " ", "\r", ""):
-                continue
-            toks += line.split()
-    pos = 0
-    for _ in range(3):
-        rows, cols = int(toks[pos]), int(toks[pos + 1])
-        pos += 3
-        mats.append(np.array(toks[pos:pos + rows * cols], float).reshape(rows, cols))
-        pos += rows * cols
-    return mats[0][:, 0], mats[1], mats[2].ravel()
+    """PDM arrays (mean (3n), components (3n x m), eigenvalues (m)) as float64."""
+    p = _read_pdm(path)
+    return (p.mean.astype(np.float64), p.components.astype(np.float64),
+            p.eigenvalues.astype(np.float64))
 
 
 def rotation(rx, ry, rz):

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 import fastclnf
-from fastclnf.image import to_gray
 from fastclnf.metrics import inter_ocular_nme, mean_distance
 
 from conftest import DATA_DIR

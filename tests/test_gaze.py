@@ -31,26 +31,10 @@ RIGHT_EYE_PDM = "model_eye/pdms/pdm_28_eye_3D_closed.txt"     # right_eye_28
 
 
 def read_pdm_arrays(path):
-    """Minimal reader of OpenFace's text PDM (same as in test_pose.py): float32 mean/components/eigenvalues."""
-    from types import SimpleNamespace
+    """The PDM through the package's reader (float32 mean/components/eigenvalues)."""
+    from fastclnf.models.pdm import read_pdm
 
-    tokens = []
-    with open(path) as f:
-        for line in f:
-            if not line.startswith("#"):
-                tokens.extend(line.split())
-    mats, pos = [], 0
-    for _ in range(3):
-        rows, cols = int(tokens[pos]), int(tokens[pos + 1])
-        pos += 3
-        mats.append(np.array(tokens[pos : pos + rows * cols], np.float64).reshape(rows, cols))
-        pos += rows * cols
-    mean, comps, eig = (m.astype(np.float32) for m in mats)
-    return SimpleNamespace(mean=mean.reshape(-1), components=comps, eigenvalues=eig.reshape(-1))
-
-
-# ------------------------------------------------------------------------------------------------
-# Constructed geometry
+    return read_pdm(path)
 
 
 def _face_with_eyeballs(centres, rotation=np.eye(3)):

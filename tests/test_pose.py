@@ -10,7 +10,6 @@ import json
 import math
 import os
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -32,22 +31,11 @@ POSE_T_TOL = 0.5     # mm   (task acceptance)
 POSE_R_TOL = 1e-3    # rad
 
 
-def read_pdm_arrays(path: Path) -> SimpleNamespace:
-    """Minimal reader of OpenFace's text PDM: '#' comment lines, then three `rows cols type`
-    matrices (mean 3n×1, components 3n×m, eigenvalues 1×m), returned as float32 arrays."""
-    tokens = []
-    with open(path) as f:
-        for line in f:
-            if not line.startswith("#"):
-                tokens.extend(line.split())
-    mats, pos = [], 0
-    for _ in range(3):
-        rows, cols = int(tokens[pos]), int(tokens[pos + 1])
-        pos += 3
-        mats.append(np.array(tokens[pos : pos + rows * cols], np.float64).reshape(rows, cols))
-        pos += rows * cols
-    mean, comps, eig = (m.astype(np.float32) for m in mats)
-    return SimpleNamespace(mean=mean.reshape(-1), components=comps, eigenvalues=eig.reshape(-1))
+def read_pdm_arrays(path):
+    """The PDM through the package's reader (float32 mean/components/eigenvalues)."""
+    from fastclnf.models.pdm import read_pdm
+
+    return read_pdm(path)
 
 
 @pytest.fixture(scope="module")
