@@ -30,7 +30,7 @@ from ..errors import ModelError
 
 __all__ = [
     "Cursor", "Conv", "MaxPool", "FullyConnected", "PReLU", "ReLU", "Sigmoid",
-    "read_layers", "parameter_count",
+    "read_layers", "parameter_count", "output_shape", "pooled_size", "core_layers",
 ]
 
 # OpenCV type codes that an OpenFace binary Matrix record may carry, with their element dtype.
@@ -317,3 +317,28 @@ def pooled_size(n: int, k: int, s: int) -> int:
     q = float(np.float32(n - k) / np.float32(s))
     r = np.floor(abs(q) + 0.5) * (1 if q >= 0 else -1)
     return int(r) + 1
+
+
+def core_layers(layers) -> list:
+    """The layer records as the plain tuples the C++ core's CNN/MTCNN/Validator constructors take.
+
+    ("conv", weights (n_out, n_in, kh, kw), bias), ("pool", kx, ky, sx, sy),
+    ("fc", weights (n_in, n_out), bias), ("prelu", slopes), ("relu",), ("sigmoid",).
+    """
+    out = []
+    for layer in layers:
+        if isinstance(layer, Conv):
+            out.append(("conv", layer.weights, layer.bias))
+        elif isinstance(layer, MaxPool):
+            out.append(("pool", layer.kx, layer.ky, layer.sx, layer.sy))
+        elif isinstance(layer, FullyConnected):
+            out.append(("fc", layer.weights, layer.bias))
+        elif isinstance(layer, PReLU):
+            out.append(("prelu", layer.slopes))
+        elif isinstance(layer, ReLU):
+            out.append(("relu",))
+        elif isinstance(layer, Sigmoid):
+            out.append(("sigmoid",))
+        else:
+            raise TypeError(f"not a layer record: {layer!r}")
+    return out
