@@ -406,3 +406,14 @@ def test_detection_parity_subset(detector):
     assert n_ref >= 40
     assert n_matched >= 0.98 * n_ref
     assert n_ours - n_matched <= 0.02 * n_ref
+
+
+def test_select_face():
+    from fastclnf.detect import select_face
+
+    assert select_face(np.zeros((0, 5), np.float32)) is None
+    boxes = np.array([[0, 0, 50, 40, 0.99], [100, 100, 60, 10, 0.9], [300, 0, 60, 90, 0.8]],
+                     np.float32)
+    assert select_face(boxes) == 1  # widest; the equally wide later box does not replace it
+    assert select_face(boxes, preference=(330, 40)) == 2
+    assert select_face(boxes, preference=(0, 0)) == 0

@@ -8,7 +8,7 @@ import numpy as np
 from .models.cnn import core_layers
 from .models.mtcnn import MTCNNModel
 
-__all__ = ["prepare_mtcnn", "detect_faces_mtcnn", "as_rgb_or_gray"]
+__all__ = ["prepare_mtcnn", "detect_faces_mtcnn", "as_rgb_or_gray", "select_face"]
 
 
 def prepare_mtcnn(model: MTCNNModel):
@@ -54,3 +54,22 @@ def detect_faces_mtcnn(nets, image_bgr_uint8) -> np.ndarray:
     if min(img.shape[:2]) == 0:
         return np.zeros((0, 5), np.float32)
     return nets.detect(img)
+
+
+def select_face(boxes, preference=None):
+    """Index of the box OpenFace's single-face paths fit (spec 03 §1.9), or None if there is none.
+
+    Without a preference point: the widest box; a later box wins only if strictly wider, so ties
+    keep the earlier (higher-scoring) one. With `preference` = (px, py) in pixels: the box whose
+    centre (x + w/2, y + h/2) is nearest, the first of equally near boxes.
+    """
+    b = np.asarray(boxes, dtype=np.float64)
+    if b.size == 0:
+        return None
+    if b.ndim != 2 or b.shape[1] < 4:
+        raise ValueError(f"boxes must be (k, 4 or 5) [x, y, w, h(, score)], got shape {b.shape}")
+    if preference is None:
+        return int(np.argmax(b[:, 2]))  # argmax returns the first maximum
+    px, py = (float(v) for v in preference)
+    d = np.hypot(b[:, 0] + b[:, 2] / 2 - px, b[:, 1] + b[:, 3] / 2 - py)
+    return int(np.argmin(d))
