@@ -8,4 +8,6 @@ PYBIND11_MODULE(_core, m) {
     fastclnf::bindings::register_ccnf(m);
     fastclnf::bindings::register_meanshift(m);
     fastclnf::bindings::register_nurlms(m);
+    fastclnf::bindings::register_mtcnn(m);
+    fastclnf::bindings::register_validator(m);
 }

@@ -15,4 +15,6 @@ void register_pdm(py::module_& m);
 void register_ccnf(py::module_& m);
 void register_meanshift(py::module_& m);
 void register_nurlms(py::module_& m);
+void register_mtcnn(py::module_& m);
+void register_validator(py::module_& m);
 }  // namespace fastclnf::bindings

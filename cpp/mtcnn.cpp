@@ -1,0 +1,332 @@
+// MTCNN detection procedure (spec 03 §1.6–1.10). Section numbers below refer to spec 03.
+#include "mtcnn.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+
+namespace fastclnf::mtcnn {
+
+namespace {
+
+constexpr float kT1 = 0.6f, kT2 = 0.7f, kT3 = 0.7f;  // §1.6; no OpenFace caller changes them
+constexpr double kPyramidFactor = 0.709;
+
+// A candidate box with the regression of the net that scored it.
+struct Candidate {
+    Box box;
+    float reg[4] = {0, 0, 0, 0};
+};
+
+struct IRect {
+    int x, y, w, h;
+};
+
+// OpenCV's float→int rect conversion: cvRound (round half to even) per field (§0).
+IRect to_irect(const Box& b) {
+    return {static_cast<int>(std::nearbyint(b.x)), static_cast<int>(std::nearbyint(b.y)),
+            static_cast<int>(std::nearbyint(b.w)), static_cast<int>(std::nearbyint(b.h))};
+}
+
+// §1.6 step 3.3: face probability from the two logits, float32.
+inline float face_prob(float o0, float o1) { return 1.f / (1.f + std::exp(o0 - o1)); }
+
+// (v − 127.5)/128 (§1.6 step 3.2).
+void normalise(float* v, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) v[i] = (v[i] - 127.5f) * 0.0078125f;
+}
+
+std::vector<Box> boxes_of(const std::vector<Candidate>& c) {
+    std::vector<Box> b(c.size());
+    for (std::size_t i = 0; i < c.size(); ++i) b[i] = c[i].box;
+    return b;
+}
+
+// §1.8: the (h+1) × (w+1) patch covering image columns x−1 … x+w−1 and rows y−1 … y+h−1, zero
+// outside the image, resized to side × side and normalised into `out` (3 planes). Returns false
+// when the patch does not touch the image (OpenCV would throw there; we drop the box).
+bool crop_patch(const Planar& img, const Box& b, int side, std::vector<float>& patch, float* out) {
+    const int x = static_cast<int>(b.x), y = static_cast<int>(b.y);
+    const int w = static_cast<int>(b.w), h = static_cast<int>(b.h);
+    if (w < 0 || h < 0) return false;
+    const int pw = w + 1, ph = h + 1;
+    const int x0 = x - 1, y0 = y - 1;
+    const int cx0 = std::max(0, x0), cy0 = std::max(0, y0);
+    const int cx1 = std::min(img.w, x0 + pw), cy1 = std::min(img.h, y0 + ph);  // exclusive
+    if (cx0 >= cx1 || cy0 >= cy1) return false;
+    patch.assign(static_cast<std::size_t>(3) * ph * pw, 0.f);
+    const std::size_t plane = static_cast<std::size_t>(img.h) * img.w;
+    for (int c = 0; c < 3; ++c)
+        for (int r = cy0; r < cy1; ++r) {
+            const float* src = img.data.data() + c * plane + static_cast<std::size_t>(r) * img.w + cx0;
+            float* dst = patch.data() + (static_cast<std::size_t>(c) * ph + (r - y0)) * pw + (cx0 - x0);
+            std::copy(src, src + (cx1 - cx0), dst);
+        }
+    resize_bilinear(patch.data(), 3, ph, pw, out, side, side);
+    normalise(out, static_cast<std::size_t>(3) * side * side);
+    return true;
+}
+
+// Runs RNet or ONet (`side` 24 / 48) on each box; keeps boxes with p ≥ thr, taking the net's
+// score and regression (§1.6 steps 6.1–6.2, 7.1–7.2).
+std::vector<Candidate> refine(const cnn::Net& net, const Planar& img, const std::vector<Candidate>& in,
+                              int side, float thr) {
+    std::vector<Candidate> kept;
+    cnn::Workspace ws;
+    cnn::Tensor t;
+    std::vector<float> patch;
+    for (const Candidate& cand : in) {
+        t.c = 3;
+        t.h = t.w = side;
+        t.flat = false;
+        t.data.resize(static_cast<std::size_t>(3) * side * side);
+        if (!crop_patch(img, cand.box, side, patch, t.data.data())) continue;
+        cnn::forward(net, t, ws);
+        const float p = face_prob(t.data[0], t.data[1]);
+        if (p >= thr) {
+            Candidate k;
+            k.box = cand.box;
+            k.box.score = p;
+            std::copy(t.data.begin() + 2, t.data.begin() + 6, k.reg);
+            kept.push_back(k);
+        }
+    }
+    return kept;
+}
+
+// §1.6 step 3 for one scale: resize, normalise, PNet, candidates column by column.
+std::vector<Candidate> pnet_scale(const cnn::Net& pnet, const Planar& img, double scale,
+                                  cnn::Workspace& ws) {
+    const int hs = static_cast<int>(std::ceil(img.h * scale));
+    const int ws_ = static_cast<int>(std::ceil(img.w * scale));
+    std::vector<Candidate> out;
+    if (hs < 12 || ws_ < 12) return out;  // PNet needs 12 × 12; never happens for n ≥ 1 scales
+    cnn::Tensor t;
+    t.c = 3;
+    t.h = hs;
+    t.w = ws_;
+    t.data.resize(static_cast<std::size_t>(3) * hs * ws_);
+    resize_bilinear(img.data.data(), 3, img.h, img.w, t.data.data(), hs, ws_);
+    normalise(t.data.data(), t.data.size());
+    cnn::forward(pnet, t, ws);
+    const std::size_t plane = static_cast<std::size_t>(t.h) * t.w;
+    const float s = static_cast<float>(scale);
+    for (int x = 0; x < t.w; ++x)
+        for (int y = 0; y < t.h; ++y) {
+            const std::size_t i = static_cast<std::size_t>(y) * t.w + x;
+            const float p = face_prob(t.data[i], t.data[plane + i]);
+            if (!(p >= kT1)) continue;
+            // §1.6 step 3.4: float32 division by the float32 scale, then truncation.
+            const int x1 = static_cast<int>(static_cast<float>(2 * x + 1) / s);
+            const int x2 = static_cast<int>(static_cast<float>(2 * x + 12) / s);
+            const int y1 = static_cast<int>(static_cast<float>(2 * y + 1) / s);
+            const int y2 = static_cast<int>(static_cast<float>(2 * y + 12) / s);
+            Candidate c;
+            c.box = {static_cast<float>(x1), static_cast<float>(y1), static_cast<float>(x2 - x1),
+                     static_cast<float>(y2 - y1), p};
+            for (int k = 0; k < 4; ++k) c.reg[k] = t.data[(2 + k) * plane + i];
+            out.push_back(c);
+        }
+    return out;
+}
+
+template <typename T>
+std::vector<T> pick(const std::vector<T>& v, const std::vector<int>& idx) {
+    std::vector<T> out;
+    out.reserve(idx.size());
+    for (int i : idx) out.push_back(v[i]);
+    return out;
+}
+
+}  // namespace
+
+void check_nets(const Nets& nets) {
+    for (const cnn::Net* n : {&nets.pnet, &nets.rnet, &nets.onet})
+        for (const cnn::Layer& L : *n) cnn::check_layer(L);
+    const cnn::Tensor p = cnn::output_shape(nets.pnet, 3, 12, 12);
+    if (p.flat || p.c != 6) throw std::invalid_argument("PNet must map 3x12x12 to 6 maps");
+    const cnn::Tensor r = cnn::output_shape(nets.rnet, 3, 24, 24);
+    if (!r.flat || r.c < 6) throw std::invalid_argument("RNet must map 3x24x24 to a vector of >= 6");
+    const cnn::Tensor o = cnn::output_shape(nets.onet, 3, 48, 48);
+    if (!o.flat || o.c < 6) throw std::invalid_argument("ONet must map 3x48x48 to a vector of >= 6");
+}
+
+void resize_bilinear(const float* src, int c, int h, int w, float* dst, int oh, int ow) {
+    // OpenCV INTER_LINEAR on float32: the source coordinate (d + 0.5)·scale − 0.5 in double with
+    // scale = 1/(out/in), cast to float; weights 1 − f and f in float. Columns are clamped with
+    // f = 0 (exact copy); rows are clamped by index only, keeping the weights — OpenCV does that
+    // and the result differs from f = 0 (spec 03 §0) by at most float rounding.
+    const double scale_x = 1.0 / (static_cast<double>(ow) / w);
+    const double scale_y = 1.0 / (static_cast<double>(oh) / h);
+    std::vector<int> xofs(ow);
+    std::vector<float> xa(2 * static_cast<std::size_t>(ow));
+    int xmax = ow;  // columns from xmax on copy S[w−1]
+    for (int dx = 0; dx < ow; ++dx) {
+        float fx = static_cast<float>((dx + 0.5) * scale_x - 0.5);
+        int sx = static_cast<int>(std::floor(fx));
+        fx -= static_cast<float>(sx);
+        if (sx < 0) {
+            fx = 0.f;
+            sx = 0;
+        }
+        if (sx + 1 >= w) {
+            xmax = std::min(xmax, dx);
+            fx = 0.f;
+            sx = w - 1;
+        }
+        xofs[dx] = sx;
+        xa[2 * dx] = 1.f - fx;
+        xa[2 * dx + 1] = fx;
+    }
+    std::vector<float> row0(ow), row1(ow);
+    auto hresize = [&](const float* s, float* d) {
+        for (int dx = 0; dx < xmax; ++dx) d[dx] = s[xofs[dx]] * xa[2 * dx] + s[xofs[dx] + 1] * xa[2 * dx + 1];
+        for (int dx = xmax; dx < ow; ++dx) d[dx] = s[xofs[dx]];
+    };
+    for (int ch = 0; ch < c; ++ch) {
+        const float* S = src + static_cast<std::size_t>(ch) * h * w;
+        float* D = dst + static_cast<std::size_t>(ch) * oh * ow;
+        int r0_loaded = -1, r1_loaded = -1;
+        for (int dy = 0; dy < oh; ++dy) {
+            float fy = static_cast<float>((dy + 0.5) * scale_y - 0.5);
+            const int sy = static_cast<int>(std::floor(fy));
+            fy -= static_cast<float>(sy);
+            const int ya = std::clamp(sy, 0, h - 1), yb = std::clamp(sy + 1, 0, h - 1);
+            // Reuse horizontally resized rows between consecutive output rows.
+            if (ya == r1_loaded && ya != r0_loaded) {
+                std::swap(row0, row1);
+                std::swap(r0_loaded, r1_loaded);
+            }
+            if (r0_loaded != ya) {
+                hresize(S + static_cast<std::size_t>(ya) * w, row0.data());
+                r0_loaded = ya;
+            }
+            if (r1_loaded != yb) {
+                hresize(S + static_cast<std::size_t>(yb) * w, row1.data());
+                r1_loaded = yb;
+            }
+            const float b0 = 1.f - fy, b1 = fy;
+            float* d = D + static_cast<std::size_t>(dy) * ow;
+            for (int dx = 0; dx < ow; ++dx) d[dx] = row0[dx] * b0 + row1[dx] * b1;
+        }
+    }
+}
+
+std::vector<int> nms(const std::vector<Box>& boxes, float thr, Overlap mode) {
+    const int n = static_cast<int>(boxes.size());
+    std::vector<int> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    // Ascending and stable; taking from the back makes the later of equal scores win (§1.7).
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int a, int b) { return boxes[a].score < boxes[b].score; });
+    std::vector<IRect> r(n);
+    for (int i = 0; i < n; ++i) r[i] = to_irect(boxes[i]);
+    std::vector<int> keep;
+    while (!order.empty()) {
+        const int i = order.back();
+        order.pop_back();
+        keep.push_back(i);
+        const IRect& a = r[i];
+        const int area_a = a.w * a.h;
+        std::size_t m = 0;
+        for (std::size_t k = 0; k < order.size(); ++k) {
+            const IRect& b = r[order[k]];
+            // cv::Rect intersection: empty when width or height ≤ 0.
+            const int x1 = std::max(a.x, b.x), y1 = std::max(a.y, b.y);
+            const int iw = std::min(a.x + a.w, b.x + b.w) - x1;
+            const int ih = std::min(a.y + a.h, b.y + b.h) - y1;
+            const int inter = (iw <= 0 || ih <= 0) ? 0 : iw * ih;
+            const int area_b = b.w * b.h;
+            const int den = mode == Overlap::Union ? area_a + area_b - inter : std::min(area_a, area_b);
+            const float overlap = static_cast<float>(inter) / static_cast<float>(den);
+            if (!(overlap > thr)) order[m++] = order[k];
+        }
+        order.resize(m);
+    }
+    return keep;
+}
+
+Box apply_regression(const Box& b, const float reg[4], bool add1) {
+    const IRect r = to_irect(b);
+    const int w = r.w + (add1 ? 1 : 0), h = r.h + (add1 ? 1 : 0);
+    // Mixed int/float C arithmetic as in §1.7: (x + w) is an int before the float term is added.
+    const float x1 = static_cast<float>(r.x) + reg[0] * static_cast<float>(w);
+    const float y1 = static_cast<float>(r.y) + reg[1] * static_cast<float>(h);
+    const float x2 = static_cast<float>(r.x + w) + reg[2] * static_cast<float>(w);
+    const float y2 = static_cast<float>(r.y + h) + reg[3] * static_cast<float>(h);
+    return {x1, y1, x2 - x1, y2 - y1, b.score};
+}
+
+Box square(const Box& b) {
+    const double m = std::max(b.w, b.h);
+    const int x = static_cast<int>(static_cast<double>(b.x) + 0.5 * (static_cast<double>(b.w) - m));
+    const int y = static_cast<int>(static_cast<double>(b.y) + 0.5 * (static_cast<double>(b.h) - m));
+    const int s = static_cast<int>(m);
+    return {static_cast<float>(x), static_cast<float>(y), static_cast<float>(s), static_cast<float>(s), b.score};
+}
+
+int pyramid_levels(int m, int min_face) {
+    if (m <= 0) return 0;
+    const double n = std::floor(std::log(static_cast<double>(min_face) / m) / std::log(kPyramidFactor)) + 1.0;
+    return n > 0 ? static_cast<int>(n) : 0;
+}
+
+std::vector<Box> detect(const Nets& nets, const std::uint8_t* image, int rows, int cols, int row_stride,
+                        int channels) {
+    if (channels != 1 && channels != 3) throw std::invalid_argument("channels must be 1 or 3");
+    std::vector<Box> result;
+    const int levels = pyramid_levels(std::min(rows, cols));  // §1.10: < 1 → no faces
+    if (levels < 1) return result;
+
+    // §1.6 step 1: planar float R, G, B with values 0..255 (gray replicated).
+    Planar img;
+    img.c = 3;
+    img.h = rows;
+    img.w = cols;
+    const std::size_t plane = static_cast<std::size_t>(rows) * cols;
+    img.data.resize(3 * plane);
+    for (int y = 0; y < rows; ++y) {
+        const std::uint8_t* src = image + static_cast<std::size_t>(y) * row_stride;
+        for (int c = 0; c < 3; ++c) {
+            float* d = img.data.data() + c * plane + static_cast<std::size_t>(y) * cols;
+            const int ch = channels == 1 ? 0 : c;
+            for (int x = 0; x < cols; ++x) d[x] = static_cast<float>(src[x * channels + ch]);
+        }
+    }
+
+    // §1.6 steps 2–4: pyramid, PNet, per-scale NMS (union 0.5), concatenated in scale order.
+    std::vector<Candidate> all;
+    cnn::Workspace ws;
+    for (int i = 0; i < levels; ++i) {
+        const double scale = (12.0 / 60.0) * std::pow(kPyramidFactor, i);
+        std::vector<Candidate> c = pnet_scale(nets.pnet, img, scale, ws);
+        for (int k : nms(boxes_of(c), 0.5f, Overlap::Union)) all.push_back(c[k]);
+    }
+    if (all.empty()) return result;
+
+    // Step 5: cross-scale NMS (union 0.7), PNet regression without +1, square.
+    std::vector<Candidate> cur = pick(all, nms(boxes_of(all), 0.7f, Overlap::Union));
+    for (Candidate& c : cur) c.box = square(apply_regression(c.box, c.reg, false));
+
+    // Step 6: RNet; NMS on the still uncorrected boxes, then regression without +1, square.
+    cur = refine(nets.rnet, img, cur, 24, kT2);
+    cur = pick(cur, nms(boxes_of(cur), 0.7f, Overlap::Union));
+    for (Candidate& c : cur) c.box = square(apply_regression(c.box, c.reg, false));
+
+    // Step 7: ONet; regression with +1, then min-NMS on the corrected float boxes; no squaring.
+    cur = refine(nets.onet, img, cur, 48, kT3);
+    for (Candidate& c : cur) c.box = apply_regression(c.box, c.reg, true);
+    const std::vector<int> keep = nms(boxes_of(cur), 0.7f, Overlap::Min);
+
+    // Step 8–9: conversion to the CLNF initialisation box (double constants), NMS order.
+    for (int k : keep) {
+        const Box& b = cur[k].box;
+        const double w = b.w, h = b.h;
+        result.push_back({static_cast<float>(b.x - 0.0075 * w), static_cast<float>(b.y + 0.2459 * h),
+                          static_cast<float>(1.0323 * w), static_cast<float>(0.7751 * h), b.score});
+    }
+    return result;
+}
+
+}  // namespace fastclnf::mtcnn

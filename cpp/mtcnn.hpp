@@ -1,0 +1,54 @@
+// MTCNN face detector as OpenFace 2.2 runs it (spec 03 §1.6–1.10): image pyramid → PNet →
+// per-scale and cross-scale NMS → RNet → ONet → conversion to the CLNF initialisation box.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "cnn.hpp"
+
+namespace fastclnf::mtcnn {
+
+struct Nets {
+    cnn::Net pnet, rnet, onet;
+};
+
+// Throws std::invalid_argument unless PNet maps 3×12×12 to 6 maps, RNet 3×24×24 to a vector of
+// ≥ 6 and ONet 3×48×48 to a vector of ≥ 6 (spec 03 §1.4).
+void check_nets(const Nets& nets);
+
+// A float box (x, y, w, h) with a score.
+struct Box {
+    float x = 0, y = 0, w = 0, h = 0;
+    float score = 0;
+};
+
+// A planar float image: `c` maps of h × w, row-major.
+struct Planar {
+    int c = 0, h = 0, w = 0;
+    std::vector<float> data;
+};
+
+// Bilinear resize of every map (spec 03 §0, OpenCV INTER_LINEAR on float32, no antialiasing).
+void resize_bilinear(const float* src, int c, int h, int w, float* dst, int oh, int ow);
+
+// NMS (spec 03 §1.7): returns the indices kept, in selection order (highest score first; among
+// equal scores the later input wins). Overlap on rint-rounded integer rects, removal if > thr.
+enum class Overlap { Union, Min };
+std::vector<int> nms(const std::vector<Box>& boxes, float thr, Overlap mode);
+
+// Box regression (spec 03 §1.7) on the rint-rounded rect; add1 widens it by one pixel first.
+Box apply_regression(const Box& b, const float reg[4], bool add1);
+
+// Squares a box around its centre; integer-valued result (spec 03 §1.7 "rectify").
+Box square(const Box& b);
+
+// Number of pyramid scales for min(H, W) = m (spec 03 §1.6 step 2); ≤ 0 means no detection.
+int pyramid_levels(int m, int min_face = 60);
+
+// Full detection on an 8-bit image with `channels` = 1 or 3 interleaved channels (3: R, G, B
+// order, i.e. the BGR image already reversed), rows `row_stride` bytes apart. Returns the
+// converted CLNF boxes (spec 03 §1.6 step 8) in descending ONet score, score = ONet p.
+std::vector<Box> detect(const Nets& nets, const std::uint8_t* image, int rows, int cols,
+                        int row_stride, int channels);
+
+}  // namespace fastclnf::mtcnn

@@ -1,0 +1,170 @@
+// CNN detection validator (spec 02 §5). Section numbers below refer to spec 02.
+#include "validator.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace fastclnf::validator {
+
+namespace {
+
+constexpr int kGridPixels = kGrid * kGrid;
+
+// OpenCV's remap of a float image with float maps, INTER_LINEAR, constant-0 border (§5.2 step 3):
+// the map coordinate is rounded (half to even) to 1/32 px; the weights are products of the
+// exact 1/32 fractions; the four taps are summed in the order (0,0), (0,1), (1,0), (1,1).
+inline float sample(const std::uint8_t* img, int rows, int cols, int stride, float mx, float my) {
+    const int X = static_cast<int>(std::nearbyint(mx * 32.f));
+    const int Y = static_cast<int>(std::nearbyint(my * 32.f));
+    const int sx = X >> 5, sy = Y >> 5;  // arithmetic shift = floor
+    const float fx = static_cast<float>(X & 31) * (1.f / 32.f);
+    const float fy = static_cast<float>(Y & 31) * (1.f / 32.f);
+    if (sx >= cols || sx + 1 < 0 || sy >= rows || sy + 1 < 0) return 0.f;
+    const float w0 = (1.f - fy) * (1.f - fx), w1 = (1.f - fy) * fx;
+    const float w2 = fy * (1.f - fx), w3 = fy * fx;
+    auto at = [&](int y, int x) -> float {
+        return (x >= 0 && x < cols && y >= 0 && y < rows)
+                   ? static_cast<float>(img[static_cast<std::size_t>(y) * stride + x])
+                   : 0.f;
+    };
+    return at(sy, sx) * w0 + at(sy, sx + 1) * w1 + at(sy + 1, sx) * w2 + at(sy + 1, sx + 1) * w3;
+}
+
+}  // namespace
+
+void finalise(View& v, int n_landmarks) {
+    auto need = [](bool ok, const char* what) {
+        if (!ok) throw std::invalid_argument(what);
+    };
+    need(v.triangle_id.size() == kGridPixels && v.pixel_mask.size() == kGridPixels,
+         "triangle_id and pixel_mask must be 60 x 60");
+    need(!v.triangles.empty() && v.triangles.size() % 3 == 0, "triangulation must be T x 3");
+    const int n_tri = static_cast<int>(v.triangles.size() / 3);
+    need(v.alpha.size() == v.triangles.size() && v.beta.size() == v.triangles.size(),
+         "alpha and beta must be T x 3");
+    for (int t : v.triangles) need(t >= 0 && t < n_landmarks, "triangle vertex out of range");
+    v.pixels.clear();
+    for (int x = 0; x < kGrid; ++x)  // column-major pixel order (§5.3 step 1)
+        for (int y = 0; y < kGrid; ++y) {
+            const int p = y * kGrid + x;
+            if (v.pixel_mask[p] == 0) continue;
+            need(v.triangle_id[p] >= 0 && v.triangle_id[p] < n_tri, "masked pixel without a triangle");
+            v.pixels.push_back(p);
+        }
+    need(!v.pixels.empty(), "empty pixel mask");
+    need(v.mean_img.size() == v.pixels.size() && v.std_img.size() == v.pixels.size(),
+         "mean_img/std_img length differs from the number of masked pixels");
+    for (const cnn::Layer& L : v.net) cnn::check_layer(L);
+    const cnn::Tensor out = cnn::output_shape(v.net, 1, kGrid, kGrid);
+    need(out.flat && out.c >= 1, "validator CNN must map 1x60x60 to a vector");
+}
+
+int choose_view(const Validator& v, double rx, double ry, double rz) {
+    int best = 0;
+    double best_d = std::numeric_limits<double>::infinity();
+    for (std::size_t i = 0; i < v.views.size(); ++i) {
+        const auto& o = v.views[i].orientation;
+        const double d = std::sqrt((o[0] - rx) * (o[0] - rx) + (o[1] - ry) * (o[1] - ry) + (o[2] - rz) * (o[2] - rz));
+        if (d < best_d) {  // strict: the first of equally near views wins
+            best_d = d;
+            best = static_cast<int>(i);
+        }
+    }
+    return best;
+}
+
+std::vector<float> network_input(const View& view, const std::uint8_t* gray, int rows, int cols, int stride,
+                                 const float* lm, int n, bool& ok) {
+    ok = false;
+    // §5.1 step 2: ROI from the landmark bounding box, ±3 px, truncated and clamped.
+    float min_x = lm[0], max_x = lm[0], min_y = lm[1], max_y = lm[1];
+    for (int i = 1; i < n; ++i) {
+        min_x = std::min(min_x, lm[2 * i]);
+        max_x = std::max(max_x, lm[2 * i]);
+        min_y = std::min(min_y, lm[2 * i + 1]);
+        max_y = std::max(max_y, lm[2 * i + 1]);
+    }
+    int x0 = static_cast<int>(min_x - 3.f), x1 = static_cast<int>(max_x + 3.f);
+    int y0 = static_cast<int>(min_y - 3.f), y1 = static_cast<int>(max_y + 3.f);
+    x0 = std::max(x0, 0);
+    y0 = std::max(y0, 0);
+    x1 = std::min(x1, cols - 1);
+    y1 = std::min(y1, rows - 1);
+    if (x1 - x0 <= 1 || y1 - y0 <= 1) return {};
+    // Quirk: the crop is columns x0 … x1−1 and rows y0 … y1−1 (max excluded); samples beyond it
+    // read the constant-0 border.
+    const int crop_w = x1 - x0, crop_h = y1 - y0;
+    const std::uint8_t* crop = gray + static_cast<std::size_t>(y0) * stride + x0;
+
+    // §5.2 step 1: per-triangle affine coefficients from the shifted source points (float).
+    const int n_tri = static_cast<int>(view.triangles.size() / 3);
+    std::vector<float> coef(static_cast<std::size_t>(n_tri) * 6);
+    const float fx0 = static_cast<float>(x0), fy0 = static_cast<float>(y0);
+    for (int t = 0; t < n_tri; ++t) {
+        const int i = view.triangles[3 * t], j = view.triangles[3 * t + 1], k = view.triangles[3 * t + 2];
+        const float c1 = lm[2 * i] - fx0, c2 = (lm[2 * j] - fx0) - c1, c3 = (lm[2 * k] - fx0) - c1;
+        const float c4 = lm[2 * i + 1] - fy0, c5 = (lm[2 * j + 1] - fy0) - c4, c6 = (lm[2 * k + 1] - fy0) - c4;
+        const float* a = &view.alpha[3 * t];
+        const float* b = &view.beta[3 * t];
+        float* o = &coef[6 * t];
+        o[0] = c1 + c2 * a[0] + c3 * b[0];
+        o[1] = c2 * a[1] + c3 * b[1];
+        o[2] = c2 * a[2] + c3 * b[2];
+        o[3] = c4 + c5 * a[0] + c6 * b[0];
+        o[4] = c5 * a[1] + c6 * b[1];
+        o[5] = c5 * a[2] + c6 * b[2];
+    }
+
+    // §5.2 steps 2–3 and §5.3 step 1: warp the masked pixels, in column-major order.
+    const std::size_t N = view.pixels.size();
+    std::vector<float> f(N);
+    for (std::size_t q = 0; q < N; ++q) {
+        const int p = view.pixels[q];
+        const int u = p % kGrid, v = p / kGrid;
+        const float X = static_cast<float>(u + view.min_x), Y = static_cast<float>(v + view.min_y);
+        const float* a = &coef[6 * view.triangle_id[p]];
+        const float mx = a[0] + a[1] * X + a[2] * Y;
+        const float my = a[3] + a[4] * X + a[5] * Y;
+        f[q] = sample(crop, crop_h, crop_w, stride, mx, my);
+    }
+
+    // §5.3 steps 2–3: local (double mean / population std, zero std → 1), then global.
+    double mean = 0;
+    for (float x : f) mean += x;
+    mean /= static_cast<double>(N);
+    double var = 0;
+    for (float x : f) var += (x - mean) * (x - mean);
+    double sd = std::sqrt(var / static_cast<double>(N));
+    if (sd == 0) sd = 1;
+    std::vector<float> input(kGridPixels, 0.f);  // §5.3 step 4: unmasked pixels stay 0
+    for (std::size_t q = 0; q < N; ++q) {
+        const float local = static_cast<float>((f[q] - mean) / sd);
+        input[view.pixels[q]] = (local - view.mean_img[q]) / view.std_img[q];
+    }
+    ok = true;
+    return input;
+}
+
+float validate(const Validator& v, const std::uint8_t* gray, int rows, int cols, int stride,
+               const float* landmarks, int n, double rx, double ry, double rz) {
+    if (v.views.empty()) throw std::invalid_argument("validator has no views");
+    const View& view = v.views[choose_view(v, rx, ry, rz)];
+    bool ok = false;
+    cnn::Tensor t;
+    t.data = network_input(view, gray, rows, cols, stride, landmarks, n, ok);
+    if (!ok) return 0.f;
+    t.c = 1;
+    t.h = t.w = kGrid;
+    cnn::Workspace ws;
+    cnn::forward(view.net, t, ws);
+    // §5.4: argmax of the bins (first wins) → dec → certainty, in double, returned as float.
+    const int B = static_cast<int>(t.data.size());
+    const int idx = static_cast<int>(std::max_element(t.data.begin(), t.data.end()) - t.data.begin());
+    const double step = 2.0 / B;
+    const double dec = -1.0 + step / 2.0 + idx * step;
+    return static_cast<float>(0.5 * (1.0 - dec));
+}
+
+}  // namespace fastclnf::validator
