@@ -56,7 +56,11 @@ def run(faces, model, preset="image", timing_repeats=1):
             "nme": inter_ocular_nme(r.landmarks, face["ground_truth"]),
             "ref_nme": inter_ocular_nme(ref, face["ground_truth"]),
             "converged": r.converged, "view": r.view, "ref_view": face["view_used"],
+            "cert_ok": abs(r.certainty - face["detection_certainty"]) <= 0.01,
+            "success_ok": r.success == face["detection_success"],
         }
+        dp = np.abs(np.asarray(r.pose, np.float64) - face["pose"])
+        row["pose_ok"] = bool(dp[:3].max() <= 0.5 and dp[3:].max() <= 1e-3)
         if face["params_global"][0] > 0.9 and r.eye_landmarks.shape[0] == 56:
             row["eye_dist"] = mean_distance(r.eye_landmarks, np.asarray(face["eye_landmarks"]))
         rows.append(row)
@@ -76,6 +80,8 @@ def summarise(rows, out=sys.stdout):
     if len(eyes):
         print(f"eye landmarks (parts ran)   : median {p(eyes, 50):.4f}  p95 {p(eyes, 95):.4f}  max {eyes.max():.4f}  ({len(eyes)} faces)", file=out)
     print(f"view agreement              : {np.mean([r['view'] == r['ref_view'] for r in rows]):.3f}", file=out)
+    print(f"validator |certainty diff| <= 0.01: {np.mean([r['cert_ok'] for r in rows]):.3f}   same success flag: {np.mean([r['success_ok'] for r in rows]):.3f}", file=out)
+    print(f"pose within 1e-3 rad and 0.5 mm   : {np.mean([r['pose_ok'] for r in rows]):.3f}", file=out)
     nme_all = np.mean([r["nme"] for r in rows]); ref_all = np.mean([r["ref_nme"] for r in rows])
     print(f"NME all faces  ours {nme_all:.4f}  OpenFace {ref_all:.4f}", file=out)
     if afw:

@@ -494,8 +494,10 @@ def test_warp_against_installed_opencv():
         M = np.array([[a32, -b32, x32 - a32 * c + b32 * c], [b32, a32, y32 - a32 * c - b32 * c]], F32)
         cv = cv2.warpAffine(img, M, (W, W), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        if (major, minor) <= (4, 10):
-            np.testing.assert_array_equal(_core.warp_aoi(img, x, y, a, b, W), cv)
+        if major < 5:
+            # Every OpenCV 4.x (checked: 4.14) samples on the 1/32-px fixed-point grid; the
+            # bilinear weights may be formed in another float order (differences ~1e-5).
+            np.testing.assert_allclose(_core.warp_aoi(img, x, y, a, b, W), cv, rtol=0, atol=1e-4)
         else:
             # New kernels sample at float positions; our exact variant agrees up to how the
             # position is rounded (~1e-5 px on steep random pixels -> a few 1e-3 grey levels).

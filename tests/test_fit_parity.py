@@ -81,3 +81,21 @@ def test_result_fields(fits):
     assert r.eye_landmarks.shape == (56, 2)
     assert r.params_global.shape == (6,) and r.params_local.shape == (34,)
     assert np.isfinite(r.likelihood) and r.iterations > 0
+
+
+def test_certainty_matches_openface(fits):
+    close = [abs(r.certainty - face["detection_certainty"]) <= 0.01 for face, r in fits]
+    same = [r.success == face["detection_success"] for face, r in fits]
+    assert np.mean(close) >= 0.95 and np.mean(same) >= 0.98, (np.mean(close), np.mean(same))
+
+
+def test_pose_matches_openface(fits):
+    # Pose from our own landmarks: Tz reacts to ~0.05 px landmark differences by ~0.8 mm, so a
+    # few faces miss 0.5 mm. All 343 faces: 97.1 % within 1e-3 rad and 0.5 mm (issue: >= 95 %,
+    # benchmarks/parity.py); this 49-face subset has 46, so its floor is 90 %.
+    ok = []
+    for face, r in fits:
+        np.testing.assert_allclose(r.intrinsics, face["intrinsics"], rtol=1e-6)
+        d = np.abs(np.asarray(r.pose, np.float64) - face["pose"])
+        ok.append(d[:3].max() <= 0.5 and d[3:].max() <= 1e-3)
+    assert np.mean(ok) >= 0.90, np.mean(ok)

@@ -8,7 +8,7 @@ import numpy as np
 from .models.cnn import core_layers
 from .models.mtcnn import MTCNNModel
 
-__all__ = ["prepare_mtcnn", "detect_faces_mtcnn", "as_rgb_or_gray", "select_face"]
+__all__ = ["prepare_mtcnn", "detect_faces_mtcnn", "detect_faces_haar", "as_rgb_or_gray", "select_face"]
 
 
 def prepare_mtcnn(model: MTCNNModel):
@@ -73,3 +73,44 @@ def select_face(boxes, preference=None):
     px, py = (float(v) for v in preference)
     d = np.hypot(b[:, 0] + b[:, 2] / 2 - px, b[:, 1] + b[:, 3] / 2 - py)
     return int(np.argmin(d))
+
+
+def detect_faces_haar(gray_uint8: np.ndarray) -> np.ndarray:
+    """Faces from OpenCV's stock `haarcascade_frontalface_alt.xml` (shipped inside opencv-python),
+    run and converted as OpenFace's Haar path does (spec 03 §2): scale factor 1.2, 2 neighbours,
+    min size 50x50, then w' = 0.8924 w, h' = 0.8676 h, x' = x + 0.0578 w, y' = y + 0.2166 h.
+
+    Returns (k, 5) float32 [x, y, w, h, score] with score 1 (the cascade gives none), widest first.
+    """
+    import cv2
+
+    if not isinstance(gray_uint8, np.ndarray) or gray_uint8.dtype != np.uint8 or gray_uint8.ndim != 2:
+        raise TypeError("detect_faces_haar needs an (H, W) uint8 grayscale image")
+    cascade = _haar_cascade()
+    found = cascade.detectMultiScale(gray_uint8, scaleFactor=1.2, minNeighbors=2, flags=0,
+                                     minSize=(50, 50))
+    if len(found) == 0:
+        return np.zeros((0, 5), np.float32)
+    b = np.asarray(found, np.float32).reshape(-1, 4)
+    f32 = np.float32
+    out = np.stack([b[:, 0] + f32(0.0578) * b[:, 2], b[:, 1] + f32(0.2166) * b[:, 3],
+                    f32(0.8924) * b[:, 2], f32(0.8676) * b[:, 3], np.ones(len(b), f32)], axis=1)
+    return out[np.argsort(-out[:, 2], kind="stable")].astype(np.float32)
+
+
+_HAAR = None
+
+
+def _haar_cascade():
+    global _HAAR
+    if _HAAR is None:
+        import os
+
+        import cv2
+
+        path = os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_alt.xml")
+        cascade = cv2.CascadeClassifier(path)
+        if cascade.empty():
+            raise RuntimeError(f"cannot load OpenCV's Haar cascade from {path}")
+        _HAAR = cascade
+    return _HAAR

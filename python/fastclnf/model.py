@@ -2,17 +2,22 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
-from typing import Optional, Tuple, Union
+from pathlib import Path
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .errors import ModelNotFoundError
 from .fit import CoreModel, fit_from_box, initial_params as _initial_params
 from .image import check_box, to_gray
 from .models.loader import load_model_data
 from .presets import FitSettings, resolve
 
 __all__ = ["Model", "Result", "load_model"]
+
+_EYE_PARTS = ("left_eye_28", "right_eye_28")
 
 
 @dataclass
@@ -29,6 +34,15 @@ class Result:
     fit_success: the scale schedule ran to its end (False when the face is too small).
     iterations: NU-RLMS updates over all scales and phases of the main model.
     message: why a fit did not converge or succeed, or a warning; "" when all is well.
+    certainty: the CNN validator's confidence in (0, 1) that this is a well-fitted face (spec
+        02 §5); 1.0/0.0 (fit succeeded or not) when validation is off or unavailable.
+    success: certainty > 0.725 with validation, else fit_success (OpenFace's detection_success).
+    score: the face detector's score for `bbox` (results of Model.detect), else None.
+    intrinsics: (fx, fy, cx, cy) used for `pose` and `gaze`; OpenFace's defaults from the
+        image size unless given to fit().
+    pose (computed on first access): (Tx, Ty, Tz, rx, ry, rz) head pose in mm and radians
+        (spec 03 §6.3). gaze (on first access): `fastclnf.gaze.Gaze` (spec 03 §7), or None
+        without eye models.
     """
 
     landmarks: np.ndarray
@@ -42,8 +56,62 @@ class Result:
     view: int
     bbox: np.ndarray
     message: str = ""
+    certainty: float = 0.0
+    success: bool = False
+    score: Optional[float] = None
+    intrinsics: Optional[np.ndarray] = None
     landmark_likelihoods: Optional[np.ndarray] = None
-    parts: dict = field(default_factory=dict)
+    parts: dict = field(default_factory=dict, repr=False)
+    _model: Any = field(default=None, repr=False, compare=False)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def pose(self) -> np.ndarray:
+        if "pose" not in self._cache:
+            from .pose import head_pose
+
+            self._cache["pose"] = head_pose(self.params_global, self.params_local,
+                                            self.landmarks, self._model.data.pdm,
+                                            self.intrinsics)
+        return self._cache["pose"]
+
+    @property
+    def confidence(self) -> float:
+        """Alias of `certainty` (OpenFace's CSV column name)."""
+        return self.certainty
+
+    @property
+    def landmarks_3d(self) -> np.ndarray:
+        """(68, 3) camera-frame landmarks in mm, as OpenFace's CSV X/Y/Z (spec 03 §6.5)."""
+        if "landmarks_3d" not in self._cache:
+            from .pose import shape_3d_camera
+
+            self._cache["landmarks_3d"] = shape_3d_camera(
+                self.params_global, self.params_local, self.landmarks, self._model.data.pdm,
+                self.intrinsics)
+        return self._cache["landmarks_3d"]
+
+    @property
+    def eye_landmarks_3d(self) -> np.ndarray:
+        """(56, 3) camera-frame eye landmarks in mm (each eye from its own sub-model, §6.5)."""
+        if "eye_landmarks_3d" not in self._cache:
+            from .pose import shape_3d_camera
+
+            eyes = []
+            for name in _EYE_PARTS:
+                part = self.parts.get(name)
+                if part is None:
+                    return np.zeros((0, 3), np.float32)
+                eyes.append(shape_3d_camera(part["g"], part["q"], _as_points(part["landmarks"]),
+                                            self._model._parts_data[name].pdm, self.intrinsics))
+            self._cache["eye_landmarks_3d"] = np.concatenate(eyes)
+        return self._cache["eye_landmarks_3d"]
+
+    @property
+    def gaze(self):
+        if "gaze" not in self._cache:
+            self._cache["gaze"] = self._model._gaze(self)
+        return self._cache["gaze"]
 
 
 def _as_points(flat: np.ndarray) -> np.ndarray:
@@ -60,6 +128,80 @@ class Model:
     def __init__(self, data):
         self.data = data
         self._core = CoreModel(data)
+        self._lock = threading.Lock()
+        self._validator = None
+        self._mtcnn = None
+        self._parts_data = {p.name: p.model for p in data.parts}
+
+    # -- lazily loaded companions -------------------------------------------------------------
+    def _get_validator(self):
+        """The CNN validator named by the main file (None if it names none)."""
+        if self._validator is None and self.data.validator_path:
+            with self._lock:
+                if self._validator is None:
+                    from .models.validator import read_validator
+                    from .validate import prepare_validator
+
+                    self._validator = prepare_validator(read_validator(self.data.validator_path))
+        return self._validator
+
+    def _get_mtcnn(self):
+        if self._mtcnn is None:
+            with self._lock:
+                if self._mtcnn is None:
+                    from .detect import prepare_mtcnn
+                    from .models.mtcnn import read_mtcnn
+
+                    path = Path(self.data.path).parent / "mtcnn_detector" / "MTCNN_detector.txt"
+                    if not path.exists():
+                        raise ModelNotFoundError(
+                            f"MTCNN face detector not found at {path}; the OpenFace model directory "
+                            "should contain mtcnn_detector/ (or use detector='haar')")
+                    self._mtcnn = prepare_mtcnn(read_mtcnn(path))
+        return self._mtcnn
+
+    def _gaze(self, r: "Result"):
+        from .gaze import EyeFit, estimate_gaze
+
+        eyes = []
+        for name in _EYE_PARTS:
+            part = r.parts.get(name)
+            if part is None:
+                return None
+            eyes.append(EyeFit(self._parts_data[name].pdm, part["g"], part["q"],
+                               _as_points(part["landmarks"])))
+        return estimate_gaze(r.params_global, r.params_local, r.landmarks, self.data.pdm,
+                             eyes[0], eyes[1], r.intrinsics, pose=r.pose)
+
+    # -- detection ----------------------------------------------------------------------------
+    def detect_faces(self, image: np.ndarray, detector: str = "mtcnn") -> np.ndarray:
+        """Face boxes (k, 5) float32 [x, y, w, h, score] in the convention fit() expects.
+
+        detector: 'mtcnn' (OpenFace's default, from the model directory's mtcnn_detector/) or
+        'haar' (OpenCV's stock frontal cascade with OpenFace's box conversion; score 1).
+        Images too small for the detector give an empty (0, 5) array.
+        """
+        if detector == "mtcnn":
+            from .detect import detect_faces_mtcnn
+
+            return detect_faces_mtcnn(self._get_mtcnn(), image)
+        if detector == "haar":
+            from .detect import detect_faces_haar
+
+            return detect_faces_haar(to_gray(image))
+        raise ValueError(f"detector must be 'mtcnn' or 'haar', got {detector!r}")
+
+    def detect(self, image: np.ndarray, preset: Union[str, FitSettings] = "image",
+               detector: str = "mtcnn", intrinsics: Optional[Sequence[float]] = None
+               ) -> List["Result"]:
+        """Detect every face and fit each one (OpenFace FaceLandmarkImg behaviour)."""
+        boxes = self.detect_faces(image, detector)
+        out = []
+        for box in boxes:
+            r = self.fit(image, box[:4], preset=preset, intrinsics=intrinsics)
+            r.score = float(box[4])
+            out.append(r)
+        return out
 
     @property
     def path(self) -> str:
@@ -73,15 +215,24 @@ class Model:
         g, q = _initial_params(self._core, box, rotation)
         return g.astype(np.float64), q.astype(np.float64)
 
-    def fit(self, image: np.ndarray, bbox, preset: Union[str, FitSettings] = "image") -> Result:
+    def fit(self, image: np.ndarray, bbox, preset: Union[str, FitSettings] = "image",
+            intrinsics: Optional[Sequence[float]] = None) -> Result:
         """Fit the 68 landmarks to the face in `bbox` = (x, y, w, h).
 
         image: HxW gray or HxWx3 BGR (OpenCV convention) uint8 array (uint16 and BGRA accepted).
         preset: 'image' (OpenFace FaceLandmarkImg defaults), 'wild', or a FitSettings.
+        intrinsics: (fx, fy, cx, cy) for pose and gaze; OpenFace's defaults if None.
         """
         settings = resolve(preset)
         gray = to_gray(image)
         box = check_box(bbox, gray.shape)
+        if intrinsics is None:
+            from .pose import default_intrinsics
+
+            intrinsics = default_intrinsics(gray.shape[1], gray.shape[0])
+        intrinsics = np.asarray(intrinsics, dtype=np.float64).reshape(-1)
+        if intrinsics.size != 4 or not np.all(np.isfinite(intrinsics)) or np.any(intrinsics[:2] <= 0):
+            raise ValueError(f"intrinsics must be (fx, fy, cx, cy) with fx, fy > 0, got {intrinsics}")
         state = fit_from_box(self._core, gray.astype(np.float32), box, settings)
         message = state.message
         rows, cols = gray.shape
@@ -89,8 +240,18 @@ class Model:
             message = (message + "; " if message else "") + "box extends outside the image"
         if not state.converged and not message:
             message = f"shape still moving after {settings.iterations} iterations at the last scale"
-        eyes = [state.parts[name]["landmarks"] for name in ("left_eye_28", "right_eye_28")
-                if name in state.parts]
+        # Validation (spec 02 §2.1 step 5). Hypotheses are chosen by likelihood alone, so
+        # validating only the kept one gives OpenFace's outputs.
+        validator = self._get_validator() if settings.validate else None
+        if validator is not None and state.fit_success:
+            from .validate import validate
+
+            certainty = validate(validator, gray, _as_points(state.landmarks), state.g[1:4])
+            success = certainty > settings.validation_boundary
+        else:
+            certainty = 1.0 if state.fit_success else 0.0
+            success = state.fit_success
+        eyes = [state.parts[name]["landmarks"] for name in _EYE_PARTS if name in state.parts]
         eye_landmarks = (np.concatenate([_as_points(e) for e in eyes]) if eyes
                          else np.zeros((0, 2)))
         return Result(
@@ -105,8 +266,12 @@ class Model:
             view=int(state.view),
             bbox=box,
             message=message,
+            certainty=float(certainty),
+            success=bool(success),
+            intrinsics=intrinsics,
             landmark_likelihoods=state.landmark_likelihoods,
             parts=state.parts,
+            _model=self,
         )
 
 

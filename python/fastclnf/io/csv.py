@@ -112,13 +112,16 @@ def csv_header(
     n_landmarks: int = 68,
     n_modes: int = 34,
     n_eye_landmarks: int = 56,
+    file_column: bool = False,
 ) -> List[str]:
     """Column names in OpenFace 2.2's order (§8.2).
 
     `n_eye_landmarks` = 0 means no eye model, which drops the gaze section as OpenFace does.
+    `file_column` prepends a `file` column (fastclnf's image CLI: one table for many images).
     """
     _check_mode(mode)
-    cols: List[str] = (
+    cols: List[str] = ["file"] if file_column else []
+    cols += (
         ["frame", "face_id", "timestamp", "confidence", "success"]
         if mode == "sequence"
         else ["face", "confidence"]
@@ -204,6 +207,13 @@ def _au_values(row: Any, name: str, names: Sequence[str], digits: int) -> List[s
     return [("%.*f" % (digits, float(values[au]))) if au in values else "0" for au in names]
 
 
+def _quote(text: str) -> str:
+    """RFC 4180 quoting for free text (file names may hold commas or quotes)."""
+    if any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def format_csv_row(
     row: Any,
     mode: str = "sequence",
@@ -211,11 +221,13 @@ def format_csv_row(
     n_landmarks: int = 68,
     n_modes: int = 34,
     n_eye_landmarks: int = 56,
+    file_column: bool = False,
 ) -> List[str]:
     """The cells of one row as strings, matching `csv_header` with the same arguments (§8.3)."""
     _check_mode(mode)
+    cells: List[str] = [_quote(str(_field(row, "file")))] if file_column else []
     if mode == "sequence":
-        cells = [
+        cells += [
             "%d" % int(_field(row, "frame")),
             "%d" % int(_field(row, "face_id", 0)),
             "%.3f" % float(_field(row, "timestamp", 0.0)),
@@ -226,7 +238,7 @@ def format_csv_row(
         face = _field(row, "face_id", None)
         if face is None:
             face = _field(row, "face")
-        cells = ["%d" % int(face), "%.3f" % float(_field(row, "confidence"))]
+        cells += ["%d" % int(face), "%.3f" % float(_field(row, "confidence"))]
     if sections.gaze and n_eye_landmarks > 0:
         gaze = _gaze_values(row, mode)
         cells += _fixed(gaze[:6], 6) + _fixed(gaze[6:], 3)
@@ -351,10 +363,12 @@ class OpenFaceCsvWriter(_AtomicLineFile):
         n_landmarks: int = 68,
         n_modes: int = 34,
         n_eye_landmarks: int = 56,
+        file_column: bool = False,
     ):
         self.mode = _check_mode(mode)
         self.sections = sections
-        self._dims = dict(n_landmarks=n_landmarks, n_modes=n_modes, n_eye_landmarks=n_eye_landmarks)
+        self._dims = dict(n_landmarks=n_landmarks, n_modes=n_modes,
+                          n_eye_landmarks=n_eye_landmarks, file_column=file_column)
         self.header = csv_header(mode, sections, **self._dims)
         self.rows_written = 0
         super().__init__(path, mode == "sequence" if keep_partial is None else keep_partial)
