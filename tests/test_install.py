@@ -7,7 +7,6 @@ failure cases install a small subset of the file list (`files=`) to stay fast.
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import socket
 import threading

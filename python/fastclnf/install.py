@@ -28,7 +28,10 @@ marker and rename the staging directory to the destination, so a half-finished i
 looks installed (the destination either does not exist or is complete). An interrupted or
 failed install leaves the staging directory behind; running `install` again keeps the verified
 files, resumes partial downloads with HTTP ``Range`` requests, and reuses verified files of an
-earlier install at the destination. HTTP uses only the standard library (urllib).
+earlier install at the destination. The destination is managed by the installer: a re-install
+replaces it as a whole (files added to it by hand do not survive), and it refuses to install
+into an existing non-empty directory that is not one of its installs. HTTP uses only the
+standard library (urllib).
 """
 from __future__ import annotations
 
@@ -46,7 +49,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, List, Optional, Sequence, TextIO, Tuple, Union
+from typing import Callable, Iterator, List, Optional, Sequence, TextIO, Tuple, Union
 
 from .errors import FastCLNFError
 from .model_files import MODEL_FILES, ModelFile, manifest_digest, total_size
