@@ -295,6 +295,16 @@ def test_http_drop_retried_within_one_install(server, tmp_path):
     assert ranges[0] is None and len(ranges) == 3 and all(r.startswith("bytes=") for r in ranges[1:])
 
 
+def test_http_stale_partial_is_fetched_afresh(server, tmp_path):
+    """A .part left by another source resumes into a wrong file: one fresh download fixes it."""
+    part = tmp_path / ".m.staging" / (BIG + ".part")
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"x" * 1000)
+    r = inst.install(server.url, tmp_path / "m", accept_license=True, files=SUBSET, **_fast())
+    assert inst.is_installed(tmp_path / "m", SUBSET) and BIG in r.fetched
+    assert [rng for p, rng in server.requests if p == f"/model/{BIG}"] == ["bytes=1000-", None]
+
+
 def test_http_resume_when_server_ignores_range(server, tmp_path):
     server.drop[BIG] = 1
     server.ignore_range = True

@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Sequence, TextIO, Tuple, Union
 
 from .errors import FastCLNFError
-from .model_files import MODEL_FILES, ModelFile, manifest_digest, total_size
+from .model_files import MODEL_FILES, ModelFile, manifest_digest, sha256_file, total_size
 
 __all__ = [
     "ENV_ACCEPT_LICENSE", "LICENSE_SUMMARY", "LICENSE_URL", "COMPLETE_MARKER", "InstallError",
@@ -121,20 +121,12 @@ class VerifyReport:
     __str__ = summary
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _matches(path: Path, mf: ModelFile) -> bool:
     """`path` is a regular file with `mf`'s size and SHA-256."""
     try:
         if not path.is_file() or path.stat().st_size != mf.size:
             return False
-        return _sha256(path) == mf.sha256
+        return sha256_file(path) == mf.sha256
     except OSError:
         return False
 
@@ -273,17 +265,21 @@ def _write_part_sync(f) -> None:
         os.fsync(f.fileno())
 
 
-def _copy_local(src: Path, part: Path, mf: ModelFile, progress: _Progress) -> None:
+def _copy_local(src: Path, part: Path, mf: ModelFile, progress: _Progress) -> str:
+    """Copy `src` to `part`; returns the SHA-256 of what was copied."""
     if not src.is_file():
         raise _Missing(f"{src} does not exist")
     size = src.stat().st_size
     if size != mf.size:
         raise _WrongFile(f"{src} has {size} bytes, expected {mf.size}")
+    h = hashlib.sha256()
     with open(src, "rb") as fin, open(part, "wb") as fout:
         for block in iter(lambda: fin.read(1 << 20), b""):
+            h.update(block)
             fout.write(block)
             progress.add(len(block))
         _write_part_sync(fout)
+    return h.hexdigest()
 
 
 def _download(url: str, part: Path, mf: ModelFile, progress: _Progress, timeout: float) -> None:
@@ -367,7 +363,7 @@ def _fetch(source: Union[Path, str], mf: ModelFile, staging: Path, progress: _Pr
     final.parent.mkdir(parents=True, exist_ok=True)
     start = progress.done_bytes
     if isinstance(source, Path):
-        _copy_local(source / mf.path, part, mf, progress)
+        digest = _copy_local(source / mf.path, part, mf, progress)
         where = str(source / mf.path)
     else:
         where = _file_url(source, mf.path)
@@ -386,13 +382,14 @@ def _fetch(source: Union[Path, str], mf: ModelFile, staging: Path, progress: _Pr
                         "file is kept; run the install again to resume.") from None
                 time.sleep(min(backoff * 2 ** (attempt - 1), 5.0))
                 continue
-            if resumed_from and not fresh_retry_done and _sha256(part) != mf.sha256:
+            digest = sha256_file(part)
+            if digest != mf.sha256 and resumed_from and not fresh_retry_done:
                 # A resumed file may have grown from a stale partial: one fresh try before failing.
                 fresh_retry_done = True
                 part.unlink()
                 continue
             break
-    if _sha256(part) != mf.sha256:
+    if digest != mf.sha256:
         part.unlink()
         progress.done_bytes = start
         raise _WrongFile(f"{where}: SHA-256 differs from the expected {mf.sha256}")

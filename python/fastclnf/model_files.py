@@ -19,9 +19,9 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from typing import Iterable, List, NamedTuple, Tuple
+from typing import Iterable, List, NamedTuple, Tuple, Union
 
-__all__ = ["ModelFile", "MODEL_FILES", "MAIN_FILES", "total_size", "manifest_digest", "generate"]
+__all__ = ["ModelFile", "MODEL_FILES", "MAIN_FILES", "total_size", "manifest_digest", "sha256_file", "generate"]
 
 
 class ModelFile(NamedTuple):
@@ -104,7 +104,8 @@ _FILE_DIRECTIVES = ("PDM", "Triangulations", "PatchesCCNF", "FaceDetConversion",
                     "PNet", "RNet", "ONet")
 
 
-def _sha256(path: str) -> str:
+def sha256_file(path: Union[str, os.PathLike]) -> str:
+    """SHA-256 (hex) of a file's bytes."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -140,7 +141,7 @@ def generate(model_dir: str) -> List[ModelFile]:
     for extra in _EXTRA_FILES:
         add(extra)
     return sorted(ModelFile(rel, os.path.getsize(os.path.join(model_dir, rel)),
-                            _sha256(os.path.join(model_dir, rel))) for rel in found)
+                            sha256_file(os.path.join(model_dir, rel))) for rel in found)
 
 
 def _main(argv: List[str]) -> int:
