@@ -2,6 +2,9 @@
 
     fastclnf image PATH... [--models DIR] [--detector mtcnn|haar] [--preset image|wild]
                            [--out results.csv|results.jsonl] [--overlay DIR]
+    fastclnf models verify DIR | install --from DIR|URL [--dest DIR] [--accept-license] | where
+
+Each subcommand's parser sets ``func``; ``main`` calls it and returns its exit status.
 """
 from __future__ import annotations
 
@@ -146,17 +149,18 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--out", metavar="FILE", help="results.csv (OpenFace columns + file) or .jsonl")
     im.add_argument("--overlay", metavar="DIR", help="write PNGs with the results drawn")
     im.set_defaults(func=cmd_image)
-    try:
-        from .install import register_cli
-    except ImportError:  # the models commands arrive with fastclnf.install
-        pass
-    else:
-        register_cli(sub)
+    from .install import register_cli
+
+    register_cli(sub)  # fastclnf models verify|install|where
     return ap
 
 
 def main(argv: Optional[Iterable[str]] = None) -> int:
-    args = build_parser().parse_args(None if argv is None else list(argv))
+    parser = build_parser()
+    args = parser.parse_args(None if argv is None else list(argv))
+    if not hasattr(args, "func"):  # e.g. `fastclnf models` without its subcommand
+        parser.print_help(sys.stderr)
+        return 2
     try:
         return args.func(args)
     except KeyboardInterrupt:
