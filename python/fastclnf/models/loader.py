@@ -32,7 +32,10 @@ ENV_MODEL_DIR = "FASTCLNF_MODEL_DIR"
 DEFAULT_MAIN_FILE = "main_clnf_general.txt"
 
 # python/fastclnf/models/loader.py -> parents[3] is the repository root in a source checkout.
-_REPO_ROOT = Path(__file__).resolve().parents[3]
+# python/fastclnf/models/loader.py -> the checkout root; an installed or frozen package may sit
+# too near the filesystem root for that, then there is no checkout to look beside.
+_PARENTS = Path(__file__).resolve().parents
+_REPO_ROOT = _PARENTS[3] if len(_PARENTS) > 3 else None
 
 
 def default_model_dirs() -> List[Path]:
@@ -42,7 +45,7 @@ def default_model_dirs() -> List[Path]:
         user_cache_root() / "model",
         cwd / "model",
         cwd.parent / "shared" / "openface" / "model",
-        _REPO_ROOT.parent / "shared" / "openface" / "model",
+        *([_REPO_ROOT.parent / "shared" / "openface" / "model"] if _REPO_ROOT else []),
     ]
 
 
