@@ -153,3 +153,24 @@ def test_box_geometry():
     assert _iou(a, a + [20, 0, 0, 0]) == 0.0
     assert _centre_distance(a, a + [20, 0, 0, 0]) == pytest.approx(2.0)
     assert _centre_distance(a, np.array([0.0, 0.0, 20.0, 20.0])) == pytest.approx(np.hypot(5, 5) / 20)
+
+
+def test_video_command_multi(tmp_path, model_dir, clip):
+    import csv
+
+    import cv2
+
+    from fastclnf.cli import main
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(480, 484):
+        cv2.imwrite(str(folder / f"{i}.png"), clip[i])
+    out = tmp_path / "multi.csv"
+    assert main(["video", str(folder), "--multi", "--models", str(model_dir), "--out", str(out),
+                 "--quiet"]) == 0
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["frame"], r["face_id"]) for r in rows] == [
+        (str(f), str(k)) for f in range(1, 5) for k in range(3)]
+    assert all(r["success"] == "1" for r in rows)

@@ -343,3 +343,127 @@ def test_trackers_on_threads_match_sequential(model):
     for n in names:
         for a, b in zip(sequential[n], threaded[n]):
             np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------------------------------------------
+# The `fastclnf video` command
+
+
+@pytest.fixture(scope="module")
+def short_clip(tmp_path_factory):
+    """The first 8 frames of video01 as a PNG folder and as an MJPG .avi (temporary files)."""
+    import cv2
+
+    frames = read_frames("torchopenface/video01.mp4", 8)
+    folder = tmp_path_factory.mktemp("clip")
+    for i, f in enumerate(frames):
+        cv2.imwrite(str(folder / f"frame{i}.png"), f)
+    avi = folder.parent / "clip.avi"
+    w = cv2.VideoWriter(str(avi), cv2.VideoWriter_fourcc(*"MJPG"), 25.0,
+                        (frames[0].shape[1], frames[0].shape[0]))
+    for f in frames:
+        w.write(f)
+    w.release()
+    return folder, avi, frames
+
+
+def read_csv(path):
+    import csv
+
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    return rows[0], [dict(zip(rows[0], r)) for r in rows[1:]], rows
+
+
+def test_video_command_csv_matches_tracker(tmp_path, model, model_dir, short_clip):
+    from fastclnf.cli import main
+    from fastclnf.io.csv import csv_header
+
+    folder, _, frames = short_clip
+    out, overlay = tmp_path / "out.csv", tmp_path / "out.mp4"
+    assert main(["video", str(folder), "--models", str(model_dir), "--out", str(out),
+                 "--overlay", str(overlay), "--quiet"]) == 0
+    header, rows, raw = read_csv(out)
+    assert header == csv_header("sequence") and len(header) == 679
+    assert all(len(r) == len(header) for r in raw)
+    assert [int(r["frame"]) for r in rows] == list(range(1, 9))
+    assert {r["face_id"] for r in rows} == {"0"} and {r["timestamp"] for r in rows} == {"0.000"}
+    tracker = fastclnf.Tracker(model)
+    for row, frame in zip(rows, frames):
+        r = tracker.update(frame)
+        assert row["success"] == ("1" if r.success else "0")
+        assert row["confidence"] == "%.2f" % r.certainty
+        assert [row[f"x_{i}"] for i in range(68)] == ["%.1f" % v for v in r.landmarks[:, 0]]
+        assert float(row["gaze_angle_x"]) != 0.0                   # gaze on successful frames
+    import cv2
+
+    cap = cv2.VideoCapture(str(overlay))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 8
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_video_command_ctrl_c_leaves_a_valid_partial_csv(tmp_path, model_dir, short_clip,
+                                                        monkeypatch, capsys):
+    from fastclnf.cli import main
+    from fastclnf.io import video as video_io
+
+    _, avi, _ = short_clip
+    real_iter = video_io.FrameSource.__iter__
+
+    def interrupted(self):
+        for n, item in enumerate(real_iter(self)):
+            if n == 5:
+                raise KeyboardInterrupt
+            yield item
+
+    monkeypatch.setattr(video_io.FrameSource, "__iter__", interrupted)
+    out, overlay = tmp_path / "out.csv", tmp_path / "out.avi"
+    code = main(["video", str(avi), "--models", str(model_dir), "--out", str(out),
+                 "--overlay", str(overlay), "--quiet"])
+    assert code == 130
+    assert "interrupted after 5 frame(s)" in capsys.readouterr().err
+    header, rows, raw = read_csv(out)
+    assert len(rows) == 5 and all(len(r) == len(header) for r in raw)
+    assert [r["timestamp"] for r in rows] == ["%.3f" % (i / 25) for i in range(5)]
+    assert out.read_text().endswith("\n")
+    import cv2
+
+    assert int(cv2.VideoCapture(str(overlay)).get(cv2.CAP_PROP_FRAME_COUNT)) == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.avi", "out.csv"]
+
+
+def test_video_command_jsonl_and_errors(tmp_path, model_dir, short_clip, capsys):
+    from fastclnf.cli import main
+
+    folder, _, _ = short_clip
+    out = tmp_path / "out.jsonl"
+    assert main(["video", str(folder), "--models", str(model_dir), "--out", str(out),
+                 "--quiet"]) == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [d["frame"] for d in lines] == list(range(1, 9))
+    assert len(lines[0]["landmarks"]) == 68 and lines[0]["face_id"] == 0
+    assert main(["video", str(tmp_path / "missing.mp4"), "--models", str(model_dir)]) == 2
+    assert "no such video file" in capsys.readouterr().err
+
+
+def test_frame_source(tmp_path):
+    import cv2
+
+    from fastclnf.io.video import open_frames
+
+    img = np.zeros((20, 30, 3), np.uint8)
+    for n in (10, 2, 1):
+        img[:] = n
+        cv2.imwrite(str(tmp_path / f"frame{n}.png"), img)
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    src = open_frames(tmp_path)
+    assert src.kind == "images" and src.fps is None
+    got = [(i, t, int(f[0, 0, 0])) for i, t, f in src]
+    assert got == [(0, 0.0, 1), (1, 0.0, 2), (2, 0.0, 10)]        # natural order, broken skipped
+    assert [p.name for p in src.skipped] == ["broken.png"]
+    with pytest.raises(FileNotFoundError, match="no such"):
+        open_frames(tmp_path / "nothing.mp4")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no image files"):
+        open_frames(tmp_path / "empty")
+    assert open_frames(0).kind == "camera" and open_frames("1").kind == "camera"
