@@ -50,6 +50,8 @@ class TrackResult(Result):
     detector_ran: the face detector ran for this face/frame; reinitialised: the fit restarted
         from a detected box (and kept the result).
     tracking_initialised, failures_in_a_row: OpenFace's state after the frame.
+    bbox: the detected box on frames re-initialised from a detection, else the bounding box of
+        the landmarks.
     """
 
     frame_ms: float = 0.0
@@ -344,7 +346,7 @@ class Tracker:
 
     def _step(self, f: _Frame):
         """DetectLandmarksInVideo (spec 02 §6.3); returns (success, detector ran, re-initialised,
-        the detection box or None)."""
+        the detected box that was kept, or None)."""
         s, face, fitter = self.settings, self._face, self._fitter
         initial = not face.tracking_initialised
         # 2. Tracking from the previous frame's parameters.
@@ -370,7 +372,7 @@ class Tracker:
                     # Quirk: landmarks/params restored, but the failed attempt's certainty,
                     # success and part models (eye landmarks) are kept.
                     face.restore(saved)
-                    return False, True, False, used_box
+                    return False, True, False, None
                 face.failures_in_a_row = -1
                 # Quirk: the initial detection returns true even if the validator rejected it.
                 return True, True, True, used_box
