@@ -16,10 +16,12 @@ from .backends import backend
 from .errors import FastCLNFError, ModelError, ModelNotFoundError
 from .model import Model, Result, load_model
 from .presets import IMAGE, VIDEO, WILD, FitSettings
+from .track import MultiTracker, Tracker, TrackResult  # video tracking (track.py)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "__version__", "backend", "load_model", "Model", "Result", "FitSettings", "IMAGE", "WILD", "VIDEO",
     "FastCLNFError", "ModelError", "ModelNotFoundError",
+    "Tracker", "MultiTracker", "TrackResult",
 ]

@@ -2,6 +2,7 @@
 
     fastclnf image PATH... [--models DIR] [--detector mtcnn|haar] [--preset image|wild]
                            [--out results.csv|results.jsonl] [--overlay DIR]
+    fastclnf video INPUT [--out out.csv|out.jsonl] [--overlay out.mp4] [--multi] [--models DIR]
     fastclnf models verify DIR | install --from DIR|URL [--dest DIR] [--accept-license] | where
 
 Each subcommand's parser sets ``func``; ``main`` calls it and returns its exit status.
@@ -135,6 +136,178 @@ def cmd_image(args) -> int:
     return 1 if failed else 0
 
 
+# ------------------------------------------------------------------------------------------------
+# fastclnf video (track.py, io/video.py)
+
+class VideoProgress:
+    """Frames done, frames per second and faces on one stderr line (terminals only)."""
+
+    def __init__(self, total: Optional[int], enabled: Optional[bool] = None):
+        self.total, self.done, self.faces = total, 0, 0
+        self.start = time.perf_counter()
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self._last = 0.0
+
+    @property
+    def fps(self) -> float:
+        return self.done / max(time.perf_counter() - self.start, 1e-9)
+
+    def step(self, faces: int) -> None:
+        self.done += 1
+        self.faces = faces
+        now = time.perf_counter()
+        if not self.enabled or (now - self._last < 0.2 and self.done != self.total):
+            return
+        self._last = now
+        of = f"/{self.total}" if self.total else ""
+        sys.stderr.write(f"\\rvideo: frame {self.done}{of}  {self.fps:5.1f} fps  faces {faces}   ")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.enabled and self.done:
+            sys.stderr.write("\\n")
+            sys.stderr.flush()
+
+
+def video_row(r, frame: int, timestamp: float) -> dict:
+    """A FeatureExtraction CSV/JSONL row for one face in one frame (spec 03 §8.2-8.3).
+
+    FeatureExtraction computes gaze only for successful frames (zeros otherwise, §7 [exe]).
+    """
+    import numpy as np
+
+    eyes = r.eye_landmarks
+    eyes_3d = r.eye_landmarks_3d if len(eyes) else np.zeros((0, 3))
+    if len(eyes) and len(eyes_3d) != len(eyes):   # no eye fit yet: OpenFace holds zeros
+        eyes_3d = np.zeros((len(eyes), 3))
+    return dict(frame=frame, face_id=r.face_id, timestamp=timestamp, confidence=r.certainty,
+                success=r.success, gaze=r.gaze if r.success else None, eye_landmarks=eyes,
+                eye_landmarks_3d=eyes_3d, pose=r.pose, landmarks=r.landmarks,
+                landmarks_3d=r.landmarks_3d, params_global=r.params_global,
+                params_local=r.params_local)
+
+
+class _OverlayVideo:
+    """Overlay frames into a video file written next to the target and renamed into place
+    when closed (a partial video on interrupt, like the CSV)."""
+
+    def __init__(self, path: Path, fps: float):
+        import uuid
+
+        self.path, self.fps = Path(path), fps
+        if not self.path.parent.is_dir():
+            raise FileNotFoundError(f"output directory {str(self.path.parent)!r} does not exist")
+        self.tmp = self.path.parent / f".{self.path.stem}.{uuid.uuid4().hex[:12]}.part{self.path.suffix}"
+        self.writer = None
+
+    def write(self, image) -> None:
+        import cv2
+
+        if self.writer is None:
+            suffix = self.path.suffix.lower()
+            fourcc = {".avi": "MJPG", ".mkv": "MJPG"}.get(suffix, "mp4v")
+            h, w = image.shape[:2]
+            self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*fourcc),
+                                          self.fps, (w, h))
+            if not self.writer.isOpened():
+                raise OSError(f"OpenCV cannot write video {str(self.path)!r} (codec {fourcc})")
+        self.writer.write(image)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+            self.writer = None
+            os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+            self.writer = None
+        try:
+            os.unlink(self.tmp)
+        except FileNotFoundError:
+            pass
+
+
+def cmd_video(args) -> int:
+    from . import MultiTracker, Tracker, load_model
+    from .io import video as video_io
+    from .io.csv import JsonlWriter, OpenFaceCsvWriter
+    from .io.overlay import draw_results
+
+    source = video_io.open_frames(args.input, fps=args.fps)
+    model = load_model(args.models)
+    if args.multi:
+        tracker = MultiTracker(model, max_faces=args.max_faces, preset=args.preset,
+                               detector=args.detector)
+    else:
+        tracker = Tracker(model, preset=args.preset, detector=args.detector)
+    writer = None
+    if args.out:
+        out = Path(args.out)
+        if out.suffix.lower() == ".jsonl":
+            writer = JsonlWriter(out, keep_partial=True)
+        else:
+            eyes = 56 if any(p.name.endswith("eye_28") for p in model.data.parts) else 0
+            writer = OpenFaceCsvWriter(out, mode="sequence", keep_partial=True,
+                                       n_eye_landmarks=eyes)
+    overlay = _OverlayVideo(Path(args.overlay), source.fps or 30.0) if args.overlay else None
+    progress = VideoProgress(source.frame_count, enabled=False if args.quiet else None)
+    frames = frames_ok = 0
+    try:
+        for index, timestamp, frame in source:
+            results = tracker.update(frame) if args.multi else [tracker.update(frame)]
+            frames += 1
+            good = [r for r in results if r.success]
+            frames_ok += bool(good)
+            if writer is not None:
+                for r in results:
+                    writer.write(video_row(r, index + 1, timestamp))
+            if overlay is not None:
+                overlay.write(draw_results(frame, good))
+            progress.step(len(good))
+    except BaseException as exc:
+        # Ctrl-C or an error part-way: keep the complete rows/frames done so far (valid files).
+        progress.finish()
+        for w in (writer, overlay):
+            if w is not None:
+                w.close()
+        what = "interrupted" if isinstance(exc, KeyboardInterrupt) else "stopped by an error"
+        print(f"fastclnf video: {what} after {frames} frame(s)"
+              + (f"; partial results in {args.out}" if args.out and frames else ""),
+              file=sys.stderr)
+        raise
+    progress.finish()
+    for w in (writer, overlay):
+        if w is not None:
+            w.close()
+    if frames == 0:
+        print(f"fastclnf video: no frames could be read from {args.input}", file=sys.stderr)
+        return 1
+    print(f"fastclnf video: {frames} frame(s), a face in {frames_ok}, {progress.fps:.1f} fps"
+          + (f"; wrote {args.out}" if args.out else "")
+          + (f" and {args.overlay}" if args.overlay else ""), file=sys.stderr)
+    return 0
+
+
+def add_video_parser(sub) -> None:
+    vp = sub.add_parser("video", help="track faces through a video, image folder or camera")
+    vp.add_argument("input", metavar="INPUT",
+                    help="video file, folder of images (sorted by name) or camera index")
+    vp.add_argument("--out", metavar="FILE",
+                    help="FeatureExtraction-style CSV (one row per face and frame) or .jsonl")
+    vp.add_argument("--overlay", metavar="VIDEO", help="write the frames with results drawn "
+                    "(.mp4: mp4v, .avi: MJPG)")
+    vp.add_argument("--multi", action="store_true", help="track every face (stable face_id)")
+    vp.add_argument("--max-faces", type=int, metavar="N", help="with --multi: at most N faces")
+    vp.add_argument("--models", metavar="DIR", help="OpenFace model directory or main_*.txt")
+    vp.add_argument("--detector", choices=("mtcnn", "haar"), default="mtcnn")
+    vp.add_argument("--preset", choices=("video", "wild"), default="video")
+    vp.add_argument("--fps", type=float, help="frame rate for timestamps (default: the video's)")
+    vp.add_argument("--quiet", action="store_true", help="no progress line")
+    vp.set_defaults(func=cmd_video)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -149,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--out", metavar="FILE", help="results.csv (OpenFace columns + file) or .jsonl")
     im.add_argument("--overlay", metavar="DIR", help="write PNGs with the results drawn")
     im.set_defaults(func=cmd_image)
+    add_video_parser(sub)
     from .install import register_cli
 
     register_cli(sub)  # fastclnf models verify|install|where
