@@ -81,3 +81,14 @@ def test_unknown_preset(model, face):
     img, box = face
     with pytest.raises(ValueError, match="preset"):
         model.fit(img, box, preset="fast")
+
+
+def test_gray_conversion_is_openface_formula():
+    from fastclnf.image import _bgr_to_gray_formula, to_gray
+
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (64, 80, 3), dtype=np.uint8)
+    b, g, r = (img[:, :, k].astype(np.int64) for k in range(3))
+    expect = (9798 * r + 19235 * g + 3735 * b + 16384) >> 15  # spec 02 §6.1
+    np.testing.assert_array_equal(to_gray(img), expect)
+    np.testing.assert_array_equal(_bgr_to_gray_formula(img), expect)

@@ -82,7 +82,6 @@ def detect_faces_haar(gray_uint8: np.ndarray) -> np.ndarray:
 
     Returns (k, 5) float32 [x, y, w, h, score] with score 1 (the cascade gives none), widest first.
     """
-    import cv2
 
     if not isinstance(gray_uint8, np.ndarray) or gray_uint8.dtype != np.uint8 or gray_uint8.ndim != 2:
         raise TypeError("detect_faces_haar needs an (H, W) uint8 grayscale image")

@@ -87,33 +87,7 @@ def _landmark_box(flat: np.ndarray) -> np.ndarray:
     return np.array([x.min(), y.min(), x.max() - x.min(), y.max() - y.min()])
 
 
-_CVT_EXACT: Optional[bool] = None
-
-
-def _cvt_is_exact() -> bool:
-    """Whether the installed OpenCV's BGR→gray equals OpenFace's OpenCV-4.x formula (spec 02
-    §6.1). It does for 4.x up to at least 4.14 (all 2^24 colours checked), and it is ~10x faster
-    than the numpy formula; checked once on a sample covering the rounding cases."""
-    global _CVT_EXACT
-    if _CVT_EXACT is None:
-        try:
-            import cv2
-
-            rng = np.random.default_rng(0)
-            sample = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
-            sample[0, :, :] = np.arange(256, dtype=np.uint8)[:, None]      # greys, 0..255
-            _CVT_EXACT = bool(np.array_equal(cv2.cvtColor(sample, cv2.COLOR_BGR2GRAY),
-                                             to_gray(sample)))
-        except Exception:  # no cv2, or any surprise: use the formula
-            _CVT_EXACT = False
-    return _CVT_EXACT
-
-
 def _gray(frame: np.ndarray) -> np.ndarray:
-    if frame.ndim == 3 and frame.shape[2] == 3 and _cvt_is_exact():
-        import cv2
-
-        return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_BGR2GRAY)
     return to_gray(frame, "frame")
 
 
