@@ -18,7 +18,7 @@ from typing import Iterable, List, Optional, Sequence
 
 __all__ = ["main"]
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
+from .io.video import IMAGE_SUFFIXES
 
 
 class Progress:
@@ -54,23 +54,6 @@ def collect_images(paths: Sequence[str]) -> List[Path]:
     return out
 
 
-def read_image(path: Path):
-    """The image as 8-bit BGR/gray (16-bit scaled down), or None if it cannot be decoded."""
-    import cv2
-    import numpy as np
-
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        return None
-    if img.dtype == np.uint16:
-        img = (img // 256).astype(np.uint8)
-    elif img.dtype != np.uint8:
-        return None
-    if img.ndim == 3 and img.shape[2] == 4:
-        img = img[:, :, :3]
-    return np.ascontiguousarray(img)
-
-
 def result_row(r, file: str, face: int) -> dict:
     """A CSV/JSONL row for one fitted face."""
     return dict(file=file, face=face, confidence=r.certainty, success=r.success, gaze=r.gaze,
@@ -85,6 +68,7 @@ def cmd_image(args) -> int:
 
     from . import load_model
     from .io.csv import JsonlWriter, OpenFaceCsvWriter
+    from .image import read_image
     from .io.overlay import draw_results
 
     files = collect_images(args.paths)

@@ -5,7 +5,7 @@ from typing import Optional
 
 import numpy as np
 
-__all__ = ["to_gray", "check_box"]
+__all__ = ["to_gray", "check_box", "read_image"]
 
 _CVT_EXACT: Optional[bool] = None
 
@@ -85,3 +85,20 @@ def check_box(bbox, shape) -> np.ndarray:
     if x >= cols or y >= rows or x + w <= 0 or y + h <= 0:
         raise ValueError(f"bbox {tuple(box)} lies entirely outside the {cols}x{rows} image")
     return box
+
+
+def read_image(path) -> Optional[np.ndarray]:
+    """An image file as 8-bit BGR or gray (16-bit scaled down, alpha dropped), or None when
+    OpenCV cannot decode it as an 8/16-bit image."""
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        return None
+    if img.dtype == np.uint16:
+        img = (img // 256).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        return None
+    if img.ndim == 3 and img.shape[2] == 4:
+        img = img[:, :, :3]
+    return np.ascontiguousarray(img)

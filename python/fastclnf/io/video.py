@@ -22,6 +22,8 @@ from typing import Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
+from ..image import read_image
+
 __all__ = ["FrameSource", "open_frames", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
@@ -31,21 +33,6 @@ Frame = Tuple[int, float, np.ndarray]
 
 def _natural_key(path: Path):
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
-
-
-def _read_image(path: Path) -> Optional[np.ndarray]:
-    import cv2
-
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        return None
-    if img.dtype == np.uint16:
-        img = (img // 256).astype(np.uint8)
-    elif img.dtype != np.uint8:
-        return None
-    if img.ndim == 3 and img.shape[2] == 4:
-        img = img[:, :, :3]
-    return np.ascontiguousarray(img)
 
 
 class FrameSource:
@@ -118,7 +105,7 @@ class FrameSource:
     def _iter_images(self) -> Iterator[Frame]:
         index = 0
         for f in self._files:
-            img = _read_image(f)
+            img = read_image(f)
             if img is None:
                 if f not in self.skipped:
                     self.skipped.append(f)
