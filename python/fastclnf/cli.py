@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 from typing import Iterable, List, Optional, Sequence
 
-__all__ = ["main"]
-
 from .io.video import IMAGE_SUFFIXES
+
+__all__ = ["main"]
 
 
 class Progress:
