@@ -55,8 +55,11 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
     out.dx.assign(n, 0.f);
     out.dy.assign(n, 0.f);
 
-    std::vector<float> shape(2 * n), prev(2 * n), J(static_cast<size_t>(2 * n) * P), Jw;
+    // J and W J carry kPad floats of slack: the normal-equations kernel reads whole vectors.
+    const int ldh = pad16(P);
+    std::vector<float> shape(2 * n), prev(2 * n), J(static_cast<size_t>(2 * n) * P + kPad, 0.f), Jw;
     std::vector<float> msx(n), msy(n), mu(2 * n), H(static_cast<size_t>(P) * P), b(P);
+    std::vector<float> Hp(in.kernels ? static_cast<size_t>(P) * ldh : 0);
     Jw.resize(J.size());
 
     for (int t = 0; t < s.iterations; ++t) {
@@ -79,8 +82,12 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
             out.dx[i] = in.A[0] * ox + in.A[1] * oy + centre;
             out.dy[i] = in.A[2] * ox + in.A[3] * oy + centre;
         }
-        mean_shift(in.maps, in.visible, n, ws, out.dx.data(), out.dy.data(), in.grid, msx.data(),
-                   msy.data());
+        if (in.kernels)
+            in.kernels->mean_shift_t(in.maps_t, in.ld, in.visible, n, ws, out.dx.data(),
+                                     out.dy.data(), in.grid, msx.data(), msy.data());
+        else
+            mean_shift(in.maps, in.visible, n, ws, out.dx.data(), out.dy.data(), in.grid,
+                       msx.data(), msy.data());
         // Back to the image frame; invisible landmarks neither pull nor count (spec 02 §2.4 s7).
         for (int i = 0; i < n; ++i) {
             if (!in.visible[i]) {
@@ -102,19 +109,27 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
                     Jw[static_cast<size_t>(r) * P + c] = w[r] * J[static_cast<size_t>(r) * P + c];
             JW = &Jw;
         }
-        // b = J_w^T mu - Lambda q ; H = J_w^T J + Lambda
-        std::fill(b.begin(), b.end(), 0.f);
-        std::fill(H.begin(), H.end(), 0.f);
-        for (int r = 0; r < 2 * n; ++r) {
-            const float* jw = JW->data() + static_cast<size_t>(r) * P;
-            const float* j = J.data() + static_cast<size_t>(r) * P;
-            const float mr = mu[r];
-            for (int a = 0; a < P; ++a) {
-                const float v = jw[a];
-                if (v == 0.f) continue;
-                b[a] += v * mr;
-                float* h = H.data() + static_cast<size_t>(a) * P;
-                for (int c = 0; c < P; ++c) h[c] += v * j[c];
+        // b = J_w^T mu - Lambda q ; H = J_w^T J + Lambda (only H's lower triangle is read)
+        if (in.kernels) {
+            in.kernels->normal_equations(JW->data(), J.data(), mu.data(), 2 * n, P, Hp.data(),
+                                         ldh, b.data());
+            for (int a = 0; a < P; ++a)
+                std::copy_n(Hp.data() + static_cast<size_t>(a) * ldh, a + 1,
+                            H.data() + static_cast<size_t>(a) * P);
+        } else {
+            std::fill(b.begin(), b.end(), 0.f);
+            std::fill(H.begin(), H.end(), 0.f);
+            for (int r = 0; r < 2 * n; ++r) {
+                const float* jw = JW->data() + static_cast<size_t>(r) * P;
+                const float* j = J.data() + static_cast<size_t>(r) * P;
+                const float mr = mu[r];
+                for (int a = 0; a < P; ++a) {
+                    const float v = jw[a];
+                    if (v == 0.f) continue;
+                    b[a] += v * mr;
+                    float* h = H.data() + static_cast<size_t>(a) * P;
+                    for (int c = 0; c < P; ++c) h[c] += v * j[c];
+                }
             }
         }
         if (!rigid)
@@ -159,13 +174,17 @@ float likelihoods(const float* maps, const int* visible, int n, int ws, const fl
     return count > 0 ? sum / static_cast<float>(count) : 0.f;
 }
 
-ScaleResult fit_scale(const ImageF& img, const Pdm& pdm, const CcnfScale& scale,
-                      const SigmaSet& sigmas, const float* grid, const ScaleSettings& s,
-                      Global& g, float* q) {
+namespace {
+
+template <typename Image>
+ScaleResult fit_scale_impl(const Image& img, const Pdm& pdm, const CcnfScale& scale,
+                           const SigmaSet& sigmas, const float* grid, const ScaleSettings& s,
+                           Global& g, float* q, const FitOptions& opt) {
     const int n = pdm.n;
     if (scale.n != n) throw std::invalid_argument("fit_scale: PDM and patch experts disagree on n");
     ScaleResult res;
     res.view = view_index(scale, g[1], g[2], g[3]);
+    if (sigmas.ws == s.ws && sigmas.n_views == scale.n_views) sigmas.ensure_view(res.view);
 
     std::vector<float> base(2 * n), ref(2 * n);
     shape2d(pdm, g, q, base.data());
@@ -176,11 +195,22 @@ ScaleResult fit_scale(const ImageF& img, const Pdm& pdm, const CcnfScale& scale,
     in.pdm = &pdm;
     in.A = align_with_scale(base.data(), ref.data(), n);
     in.Ainv = invert2x2(in.A);
-    std::vector<float> maps(static_cast<size_t>(n) * s.ws * s.ws, 0.f);
+    const size_t N = static_cast<size_t>(s.ws) * s.ws;
+    std::vector<float> maps(static_cast<size_t>(n) * N, 0.f);
     // Only the first row of A^-1 is used (exact-similarity quirk, spec 01 §5.1).
     responses(img, scale, sigmas, res.view, s.ws, base.data(), in.Ainv[0], -in.Ainv[1],
-              maps.data());
+              maps.data(), opt.isa, opt.reference);
     in.maps = maps.data();
+    std::vector<float> maps_t;
+    if (!opt.reference) {
+        // Landmark-minor copy for the mean-shift kernel (vectors across landmarks).
+        in.kernels = &kernels(opt.isa);
+        in.ld = pad16(n);
+        maps_t.assign(N * in.ld, 0.f);
+        for (int i = 0; i < n; ++i)
+            for (size_t t = 0; t < N; ++t) maps_t[t * in.ld + i] = maps[i * N + t];
+        in.maps_t = maps_t.data();
+    }
     in.visible = scale.visibility.data() + static_cast<size_t>(res.view) * n;
     std::vector<float> conf(n);
     for (int i = 0; i < n; ++i) conf[i] = scale.experts[static_cast<size_t>(res.view) * n + i].confidence;
@@ -200,6 +230,20 @@ ScaleResult fit_scale(const ImageF& img, const Pdm& pdm, const CcnfScale& scale,
                                            res.landmark_likelihoods.data());
     }
     return res;
+}
+
+}  // namespace
+
+ScaleResult fit_scale(const ImageF& img, const Pdm& pdm, const CcnfScale& scale,
+                      const SigmaSet& sigmas, const float* grid, const ScaleSettings& s,
+                      Global& g, float* q, const FitOptions& opt) {
+    return fit_scale_impl(img, pdm, scale, sigmas, grid, s, g, q, opt);
+}
+
+ScaleResult fit_scale(const ImageU8& img, const Pdm& pdm, const CcnfScale& scale,
+                      const SigmaSet& sigmas, const float* grid, const ScaleSettings& s,
+                      Global& g, float* q, const FitOptions& opt) {
+    return fit_scale_impl(img, pdm, scale, sigmas, grid, s, g, q, opt);
 }
 
 }  // namespace fastclnf

@@ -17,7 +17,14 @@ struct Pdm {
     std::vector<float> mean;   // 3n
     std::vector<float> V;      // 3n x m, row-major
     std::vector<float> eig;    // m eigenvalues (variances)
+    // Derived by pdm_derive(): V transposed, m rows of 3n, so that S(q) = mean + V q runs as
+    // vector operations across coordinates with each coordinate's sum still in mode order.
+    // Empty: the scalar per-coordinate loops are used (same results).
+    std::vector<float> Vt;
 };
+
+// Fills the derived members (Vt) after mean/V/eig are set.
+void pdm_derive(Pdm& pdm);
 
 // R = Rx(rx) Ry(ry) Rz(rz), row-major 3x3 (spec 01 §3.1).
 std::array<float, 9> euler_to_rotation(float rx, float ry, float rz);

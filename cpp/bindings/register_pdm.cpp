@@ -97,6 +97,7 @@ copied once into the C++ object (converted to float32 if needed); coordinate-maj
                  p.mean.assign(mean.data(), mean.data() + n3);
                  p.V.assign(components.data(), components.data() + n3 * mm);
                  p.eig.assign(eigenvalues.data(), eigenvalues.data() + mm);
+                 pdm_derive(p);
                  return p;
              }),
              py::arg("mean"), py::arg("components"), py::arg("eigenvalues"))
