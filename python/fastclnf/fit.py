@@ -65,7 +65,8 @@ class CoreModel:
             with self._lock:
                 table = self._sigmas.get(key)
                 if table is None:
-                    table = _core.build_sigmas(self.scales[k], ws)
+                    # Views are built when a fit first selects them (thread-safe, in C++).
+                    table = _core.build_sigmas(self.scales[k], ws, lazy=True)
                     self._sigmas[key] = table
         return table
 

@@ -82,7 +82,8 @@ class Model:
         settings = resolve(preset)
         gray = to_gray(image)
         box = check_box(bbox, gray.shape)
-        state = fit_from_box(self._core, gray.astype(np.float32), box, settings)
+        # The core samples the 8-bit image directly (exactly as its float copy would be).
+        state = fit_from_box(self._core, gray, box, settings)
         message = state.message
         rows, cols = gray.shape
         if box[0] < 0 or box[1] < 0 or box[0] + box[2] > cols or box[1] + box[3] > rows:
