@@ -9,4 +9,5 @@ PYBIND11_MODULE(_core, m) {
     fastclnf::bindings::register_ccnf(m);
     fastclnf::bindings::register_meanshift(m);
     fastclnf::bindings::register_nurlms(m);
+    fastclnf::bindings::register_schedule(m);
 }

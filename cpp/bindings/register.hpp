@@ -36,4 +36,5 @@ void register_pdm(py::module_& m);
 void register_ccnf(py::module_& m);
 void register_meanshift(py::module_& m);
 void register_nurlms(py::module_& m);
+void register_schedule(py::module_& m);
 }  // namespace fastclnf::bindings
