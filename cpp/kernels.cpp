@@ -3,6 +3,7 @@
 #include "kernels.hpp"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -76,6 +77,11 @@ const Kernels& kernels(Isa isa) {
 const Kernels& kernels() {
     static const Kernels& k = kernels(active_isa());
     return k;
+}
+
+std::size_t cholesky_scratch_floats(int n) {
+    const std::size_t ld = static_cast<std::size_t>(pad16(n) + kPad);
+    return 2 * ld * n + 2 * ld + 2 * kPad;  // Lc, Lr, ld doubles (+ alignment slack)
 }
 
 std::size_t response_scratch_floats(int pw, int ph, int ws) {

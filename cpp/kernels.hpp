@@ -56,7 +56,28 @@ struct Kernels {
     // loops do). J, Jw: rows x P row-major; H: P rows of stride ldh >= pad16(P).
     void (*normal_equations)(const float* Jw, const float* J, const float* mu, int rows, int P,
                              float* H, int ldh, float* b);
+
+    // linalg::cholesky_solve on the lower triangle of H (stride ldh, not modified): the same
+    // float/double arithmetic, element by element, with the rows below each pivot as lanes.
+    // b: the right-hand side, replaced by the solution (zeros when H is not positive definite,
+    // returning false). scratch: cholesky_scratch_floats(n) floats, 8-byte aligned.
+    bool (*cholesky_solve)(const float* H, int ldh, float* b, int n, float* scratch);
+
+    // S = mean + V q (pdm.cpp's coord3 for every coordinate): out[k] = mean[k] + (sum over
+    // modes j ascending of Vt[j * n3 + k] * q[j], from 0). Vt: m rows of n3, readable kPad
+    // floats past its end.
+    void (*shape3d)(const float* Vt, const float* mean, int n3, int m, const float* q, float* out);
+
+    // likelihoods() of nurlms.hpp on transposed maps (layout of mean_shift_t); the exp is the
+    // vectorised double exp (see the top of this file).
+    float (*likelihoods_t)(const float* maps_t, int ld, const int* visible, int n, int ws,
+                           const float* dx, const float* dy, float sigma, float* out_landmark);
+
+    // The vectorised double exp itself, on n values (for tests).
+    void (*exp)(const double* x, int n, double* out);
 };
+
+std::size_t cholesky_scratch_floats(int n);
 
 // The kernels of one level (must be supported: isa_supported(isa)).
 const Kernels& kernels(Isa isa);

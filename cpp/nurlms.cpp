@@ -58,22 +58,21 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
     // J and W J carry kPad floats of slack: the normal-equations kernel reads whole vectors.
     const int ldh = pad16(P);
     std::vector<float> shape(2 * n), prev(2 * n), J(static_cast<size_t>(2 * n) * P + kPad, 0.f), Jw;
-    std::vector<float> msx(n), msy(n), mu(2 * n), H(static_cast<size_t>(P) * P), b(P);
+    std::vector<float> msx(n), msy(n), mu(2 * n), H(static_cast<size_t>(P) * P), b(P), S(3 * n);
     std::vector<float> Hp(in.kernels ? static_cast<size_t>(P) * ldh : 0);
+    std::vector<float> chol(in.kernels ? cholesky_scratch_floats(P) : 0);
     Jw.resize(J.size());
 
     for (int t = 0; t < s.iterations; ++t) {
-        shape2d(pdm, g, q, shape.data());
+        shape3d(pdm, q, S.data());  // shared by the 2-D shape and the Jacobian
+        shape2d_from3d(pdm, g, S.data(), shape.data());
         if (t > 0 && shape_distance(shape, prev) < 0.01) {
             out.converged = true;
             break;
         }
         prev = shape;
 
-        if (rigid)
-            rigid_jacobian(pdm, g, q, J.data());
-        else
-            jacobian(pdm, g, q, J.data());
+        jacobian_from3d(pdm, g, S.data(), J.data(), !rigid);
 
         // Offsets of the current shape from the base, in map coordinates.
         for (int i = 0; i < n; ++i) {
@@ -113,9 +112,13 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
         if (in.kernels) {
             in.kernels->normal_equations(JW->data(), J.data(), mu.data(), 2 * n, P, Hp.data(),
                                          ldh, b.data());
-            for (int a = 0; a < P; ++a)
-                std::copy_n(Hp.data() + static_cast<size_t>(a) * ldh, a + 1,
-                            H.data() + static_cast<size_t>(a) * P);
+            if (!rigid)
+                for (int k = 0; k < m; ++k) {
+                    b[6 + k] -= lambda[6 + k] * q[k];
+                    Hp[static_cast<size_t>(6 + k) * ldh + 6 + k] += lambda[6 + k];
+                }
+            // b becomes the update (zero if singular)
+            in.kernels->cholesky_solve(Hp.data(), ldh, b.data(), P, chol.data());
         } else {
             std::fill(b.begin(), b.end(), 0.f);
             std::fill(H.begin(), H.end(), 0.f);
@@ -131,13 +134,13 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
                     for (int c = 0; c < P; ++c) h[c] += v * j[c];
                 }
             }
+            if (!rigid)
+                for (int k = 0; k < m; ++k) {
+                    b[6 + k] -= lambda[6 + k] * q[k];
+                    H[static_cast<size_t>(6 + k) * P + 6 + k] += lambda[6 + k];
+                }
+            linalg::cholesky_solve(H.data(), b.data(), P);  // b becomes the update (0 if singular)
         }
-        if (!rigid)
-            for (int k = 0; k < m; ++k) {
-                b[6 + k] -= lambda[6 + k] * q[k];
-                H[static_cast<size_t>(6 + k) * P + 6 + k] += lambda[6 + k];
-            }
-        linalg::cholesky_solve(H.data(), b.data(), P);  // b becomes the update (zero if singular)
         apply_update(g, q, m, b.data(), P);
         clamp_local(pdm, q);  // also in the rigid phase (spec 02 §2.4 step 12)
         out.updates++;
@@ -225,9 +228,12 @@ ScaleResult fit_scale_impl(const Image& img, const Pdm& pdm, const CcnfScale& sc
     res.converged = nonrigid.converged;
     if (s.likelihood) {
         res.landmark_likelihoods.assign(n, 0.f);
-        res.model_likelihood = likelihoods(maps.data(), in.visible, n, s.ws, nonrigid.dx.data(),
-                                           nonrigid.dy.data(), s.sigma,
-                                           res.landmark_likelihoods.data());
+        res.model_likelihood =
+            in.kernels ? in.kernels->likelihoods_t(in.maps_t, in.ld, in.visible, n, s.ws,
+                                                   nonrigid.dx.data(), nonrigid.dy.data(),
+                                                   s.sigma, res.landmark_likelihoods.data())
+                       : likelihoods(maps.data(), in.visible, n, s.ws, nonrigid.dx.data(),
+                                     nonrigid.dy.data(), s.sigma, res.landmark_likelihoods.data());
     }
     return res;
 }

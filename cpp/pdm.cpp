@@ -131,7 +131,7 @@ double diff_norm(const float* a, const float* b, int len) {
 
 void pdm_derive(Pdm& pdm) {
     const int n3 = 3 * pdm.n, m = pdm.m;
-    pdm.Vt.assign(static_cast<size_t>(m) * n3, 0.f);
+    pdm.Vt.assign(static_cast<size_t>(m) * n3 + kPad, 0.f);  // + slack for whole-vector reads
     for (int k = 0; k < n3; ++k)
         for (int j = 0; j < m; ++j)
             pdm.Vt[static_cast<size_t>(j) * n3 + k] = pdm.V[static_cast<size_t>(k) * m + j];
@@ -172,32 +172,29 @@ std::array<float, 3> rotation_to_euler(const std::array<float, 9>& R) {
 
 void shape3d(const Pdm& pdm, const float* q, float* out3n) {
     const int n3 = 3 * pdm.n, m = pdm.m;
-    if (q == nullptr || pdm.Vt.size() != static_cast<size_t>(n3) * m) {
+    if (q == nullptr || pdm.Vt.size() != static_cast<size_t>(n3) * m + kPad) {
         for (int k = 0; k < n3; ++k) out3n[k] = coord3(pdm, q, k);
         return;
     }
-    // coord3 for all coordinates at once: the same float sum per coordinate (from 0, modes in
-    // order, then the mean added), the loop over coordinates innermost so that it vectorises.
-    for (int k = 0; k < n3; ++k) out3n[k] = 0.0f;
-    for (int j = 0; j < m; ++j) {
-        const float* vt = pdm.Vt.data() + static_cast<size_t>(j) * n3;
-        const float qj = q[j];
-        for (int k = 0; k < n3; ++k) out3n[k] += vt[k] * qj;
-    }
-    for (int k = 0; k < n3; ++k) out3n[k] = pdm.mean[k] + out3n[k];
+    // coord3 for all coordinates at once (kernels.hpp): the same float sum per coordinate.
+    kernels().shape3d(pdm.Vt.data(), pdm.mean.data(), n3, m, q, out3n);
 }
 
-void shape2d(const Pdm& pdm, const Global& g, const float* q, float* out2n) {
+void shape2d_from3d(const Pdm& pdm, const Global& g, const float* S, float* out2n) {
     const auto R = euler_to_rotation(g[1], g[2], g[3]);
     const float s = g[0], tx = g[4], ty = g[5];
     const int n = pdm.n;
-    std::vector<float> S(3 * static_cast<size_t>(n));
-    shape3d(pdm, q, S.data());
-    const float *X = S.data(), *Y = X + n, *Z = Y + n;
+    const float *X = S, *Y = X + n, *Z = Y + n;
     for (int i = 0; i < n; ++i) {
         out2n[i] = s * (R[0] * X[i] + R[1] * Y[i] + R[2] * Z[i]) + tx;
         out2n[i + n] = s * (R[3] * X[i] + R[4] * Y[i] + R[5] * Z[i]) + ty;
     }
+}
+
+void shape2d(const Pdm& pdm, const Global& g, const float* q, float* out2n) {
+    std::vector<float> S(3 * static_cast<size_t>(pdm.n));
+    shape3d(pdm, q, S.data());
+    shape2d_from3d(pdm, g, S.data(), out2n);
 }
 
 std::array<float, 4> bbox_of_shape(const float* shape2n, int n) {
@@ -215,14 +212,11 @@ std::array<float, 4> bbox_of_shape(const float* shape2n, int n) {
 // ---------------------------------------------------------------------------------------------
 // Jacobians (spec 01 §3.4). Only J; the caller applies its weights.
 
-namespace {
-void jacobian_impl(const Pdm& pdm, const Global& g, const float* q, float* J, bool full) {
+void jacobian_from3d(const Pdm& pdm, const Global& g, const float* S, float* J, bool full) {
     const auto R = euler_to_rotation(g[1], g[2], g[3]);
     const float s = g[0];
     const int n = pdm.n, m = pdm.m;
     const int cols = full ? 6 + m : 6;
-    std::vector<float> S(3 * static_cast<size_t>(n));
-    shape3d(pdm, q, S.data());
     for (int i = 0; i < n; ++i) {
         const float X = S[i], Y = S[i + n], Z = S[i + 2 * n];
         float* jx = J + static_cast<size_t>(i) * cols;
@@ -249,6 +243,12 @@ void jacobian_impl(const Pdm& pdm, const Global& g, const float* q, float* J, bo
             jy[6 + j] = s * (R[3] * vx[j] + R[4] * vy[j] + R[5] * vz[j]);
         }
     }
+}
+namespace {
+void jacobian_impl(const Pdm& pdm, const Global& g, const float* q, float* J, bool full) {
+    std::vector<float> S(3 * static_cast<size_t>(pdm.n));
+    shape3d(pdm, q, S.data());
+    jacobian_from3d(pdm, g, S.data(), J, full);
 }
 }  // namespace
 
@@ -378,7 +378,8 @@ int params_from_landmarks(const Pdm& pdm, const float* landmarks2n, const std::a
     const int ldh = pad16(cols);
     const Kernels& kern = kernels();
     std::vector<float> shape(rows), J(static_cast<size_t>(rows) * cols + kPad, 0.f), r(rows), S_old(3 * n);
-    std::vector<float> H(static_cast<size_t>(cols) * cols), Hp(static_cast<size_t>(cols) * ldh), b(cols), delta(cols);
+    std::vector<float> Hp(static_cast<size_t>(cols) * ldh), b(cols), delta(cols);
+    std::vector<float> chol(cholesky_scratch_floats(cols));
 
     shape2d(red, g, q, shape.data());
     double err = diff_norm(shape.data(), L.data(), rows);  // 5.
@@ -388,18 +389,16 @@ int params_from_landmarks(const Pdm& pdm, const float* landmarks2n, const std::a
         ++it;
         // a-b. S_old, residual and Jacobian at the current parameters.
         shape3d(red, q, S_old.data());
-        shape2d(red, g, q, shape.data());
+        shape2d_from3d(red, g, S_old.data(), shape.data());
         for (int k = 0; k < rows; ++k) r[k] = L[k] - shape[k];
-        jacobian(red, g, q, J.data());
+        jacobian_from3d(red, g, S_old.data(), J.data(), true);
         // c-d. b = J^T r and H = J^T J (float sums in row order; only H's lower triangle is
         // read by the solver), then - Lambda q and + Lambda.
         kern.normal_equations(J.data(), J.data(), r.data(), rows, cols, Hp.data(), ldh, b.data());
-        for (int c = 0; c < cols; ++c)
-            std::copy_n(Hp.data() + static_cast<size_t>(c) * ldh, c + 1, H.data() + static_cast<size_t>(c) * cols);
         for (int j = 0; j < m; ++j) b[6 + j] -= reg[j] * q[j];
-        for (int j = 0; j < m; ++j) H[static_cast<size_t>(6 + j) * cols + 6 + j] += reg[j];
+        for (int j = 0; j < m; ++j) Hp[static_cast<size_t>(6 + j) * ldh + 6 + j] += reg[j];
         std::copy(b.begin(), b.end(), delta.begin());
-        linalg::cholesky_solve(H.data(), delta.data(), cols);  // failure leaves a zero update
+        kern.cholesky_solve(Hp.data(), ldh, delta.data(), cols, chol.data());  // failure: zero update
         for (int c = 0; c < cols; ++c) delta[c] *= 0.75f;
         // e. Update, no clamping.
         apply_update(g, q, m, delta.data(), cols);

@@ -38,6 +38,11 @@ void shape2d(const Pdm& pdm, const Global& g, const float* q, float* out2n);
 // (min_x, min_y, max_x - min_x, max_y - min_y) of a 2n shape [x.., y..] (spec 01 §3.3).
 std::array<float, 4> bbox_of_shape(const float* shape2n, int n);
 
+// shape2d / jacobian from an already computed S = shape3d(q) (what they compute first), so that
+// a caller needing several of them for the same q computes S once. Identical results.
+void shape2d_from3d(const Pdm& pdm, const Global& g, const float* S3n, float* out2n);
+void jacobian_from3d(const Pdm& pdm, const Global& g, const float* S3n, float* J, bool full);
+
 // Full Jacobian, 2n x (6+m) row-major (spec 01 §3.4). Rotation columns are derivatives w.r.t. an
 // incremental rotation applied on the right.
 void jacobian(const Pdm& pdm, const Global& g, const float* q, float* J);
