@@ -9,6 +9,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "linalg.hpp"
 #include "warp.hpp"
 
 #if defined(FASTCLNF_X86_KERNELS)
@@ -48,7 +49,7 @@ namespace avx2 {
 }  // namespace avx2
 FCL_TARGET_POP
 
-FCL_TARGET_PUSH("avx2,bmi,bmi2,popcnt,f16c,avx512f,avx512bw,avx512dq,avx512vl")
+FCL_TARGET_PUSH("avx2,bmi,bmi2,popcnt,f16c,avx512f,avx512bw,avx512dq,avx512vl,prefer-vector-width=512")
 namespace avx512 {
 #define FCL_W 16
 #define FCL_ISA Isa::avx512
@@ -81,7 +82,7 @@ const Kernels& kernels() {
 
 std::size_t cholesky_scratch_floats(int n) {
     const std::size_t ld = static_cast<std::size_t>(pad16(n) + kPad);
-    return 2 * ld * n + 2 * ld + 2 * kPad;  // Lc, Lr, ld doubles (+ alignment slack)
+    return 4 * ld * n + 2 * ld + 2 * kPad;  // A (doubles), Lc, Lr, ld doubles (+ slack)
 }
 
 std::size_t response_scratch_floats(int pw, int ph, int ws) {
