@@ -19,6 +19,7 @@ struct CcnfExpert {
     int K = 0;                   // neurons with alpha > 1e-4 (the others never reach the response)
     std::vector<float> M;        // K x (1 + w*h): [bias, norm_weights*W flattened x-major] (§4.4)
     std::vector<double> alpha;   // K, of the kept neurons
+    std::vector<float> two_alpha; // K: float(2 alpha), the sigmoid's numerator (§5.4)
     float alpha_sum = 0.f;       // over *all* neurons of the expert, skipped ones included (§5.5)
     std::vector<float> betas;    // B
     float confidence = 0.f;      // patch_confidence

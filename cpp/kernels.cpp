@@ -9,6 +9,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "fastexp.hpp"
 #include "linalg.hpp"
 #include "warp.hpp"
 
