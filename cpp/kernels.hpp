@@ -3,9 +3,12 @@
 // Each kernel performs exactly the float operations of the scalar reference code it replaces, in
 // the same order for every output element (sums are vectorised *across* independent outputs,
 // never reordered within one), without FMA. Their results are therefore bit-identical to the
-// reference paths kept in ccnf.cpp, meanshift.cpp, nurlms.cpp and pdm.cpp, except the neuron
-// sigmoid's exp, which is a vectorised double exp within 1-2 double ulps of libm's (its value is
-// then added into a float; tests/test_kernels.py checks the maps against the reference).
+// reference paths kept in ccnf.cpp, meanshift.cpp, nurlms.cpp, pdm.cpp and linalg.hpp at every
+// SIMD level (the neuron sigmoid's float exp is fastexp.hpp, the same operations in both). One
+// exception: the likelihoods' double exp is a vectorised exp within 1 ulp of libm's, whose
+// product is then rounded to float (a difference would need a product within 1e-16 of a float
+// rounding boundary; none occurs on the 343 reference faces). tests/test_kernels.py checks all
+// of this with zero tolerance.
 #pragma once
 #include <cstddef>
 #include <cstdint>

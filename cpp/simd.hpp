@@ -4,9 +4,8 @@
 // (kernels.hpp) are compiled a second and third time for AVX2 and AVX-512 with per-function
 // target attributes, and the best level the CPU supports is chosen once at run time
 // (__builtin_cpu_supports). No level uses FMA: every kernel performs the same float operations in
-// the same order as the scalar reference code, so all levels give bit-identical results (the
-// one exception is the vectorised double exp of the neuron sigmoid, within 1-2 double ulps of
-// libm's, which in practice never changes the float sum it feeds).
+// the same order as the scalar reference code, so all levels give bit-identical results (see
+// kernels.hpp for the one libm-dependent exception).
 #pragma once
 
 namespace fastclnf {
