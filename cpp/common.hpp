@@ -20,4 +20,13 @@ struct ImageF {
     int stride = 0;
 };
 
+// The same for an 8-bit image (samples convert to float exactly, so sampling it gives the same
+// values as sampling its float copy).
+struct ImageU8 {
+    const std::uint8_t* data = nullptr;
+    int rows = 0;
+    int cols = 0;
+    int stride = 0;
+};
+
 }  // namespace fastclnf

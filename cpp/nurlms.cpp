@@ -55,22 +55,24 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
     out.dx.assign(n, 0.f);
     out.dy.assign(n, 0.f);
 
-    std::vector<float> shape(2 * n), prev(2 * n), J(static_cast<size_t>(2 * n) * P), Jw;
-    std::vector<float> msx(n), msy(n), mu(2 * n), H(static_cast<size_t>(P) * P), b(P);
+    // J and W J carry kPad floats of slack: the normal-equations kernel reads whole vectors.
+    const int ldh = pad16(P);
+    std::vector<float> shape(2 * n), prev(2 * n), J(static_cast<size_t>(2 * n) * P + kPad, 0.f), Jw;
+    std::vector<float> msx(n), msy(n), mu(2 * n), H(static_cast<size_t>(P) * P), b(P), S(3 * n);
+    std::vector<float> Hp(in.kernels ? static_cast<size_t>(P) * ldh : 0);
+    std::vector<float> chol(in.kernels ? cholesky_scratch_floats(P) : 0);
     Jw.resize(J.size());
 
     for (int t = 0; t < s.iterations; ++t) {
-        shape2d(pdm, g, q, shape.data());
+        shape3d(pdm, q, S.data());  // shared by the 2-D shape and the Jacobian
+        shape2d_from3d(pdm, g, S.data(), shape.data());
         if (t > 0 && shape_distance(shape, prev) < 0.01) {
             out.converged = true;
             break;
         }
         prev = shape;
 
-        if (rigid)
-            rigid_jacobian(pdm, g, q, J.data());
-        else
-            jacobian(pdm, g, q, J.data());
+        jacobian_from3d(pdm, g, S.data(), J.data(), !rigid);
 
         // Offsets of the current shape from the base, in map coordinates.
         for (int i = 0; i < n; ++i) {
@@ -79,8 +81,12 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
             out.dx[i] = in.A[0] * ox + in.A[1] * oy + centre;
             out.dy[i] = in.A[2] * ox + in.A[3] * oy + centre;
         }
-        mean_shift(in.maps, in.visible, n, ws, out.dx.data(), out.dy.data(), in.grid, msx.data(),
-                   msy.data());
+        if (in.kernels)
+            in.kernels->mean_shift_t(in.maps_t, in.ld, in.visible, n, ws, out.dx.data(),
+                                     out.dy.data(), in.grid, msx.data(), msy.data());
+        else
+            mean_shift(in.maps, in.visible, n, ws, out.dx.data(), out.dy.data(), in.grid,
+                       msx.data(), msy.data());
         // Back to the image frame; invisible landmarks neither pull nor count (spec 02 §2.4 s7).
         for (int i = 0; i < n; ++i) {
             if (!in.visible[i]) {
@@ -102,27 +108,39 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
                     Jw[static_cast<size_t>(r) * P + c] = w[r] * J[static_cast<size_t>(r) * P + c];
             JW = &Jw;
         }
-        // b = J_w^T mu - Lambda q ; H = J_w^T J + Lambda
-        std::fill(b.begin(), b.end(), 0.f);
-        std::fill(H.begin(), H.end(), 0.f);
-        for (int r = 0; r < 2 * n; ++r) {
-            const float* jw = JW->data() + static_cast<size_t>(r) * P;
-            const float* j = J.data() + static_cast<size_t>(r) * P;
-            const float mr = mu[r];
-            for (int a = 0; a < P; ++a) {
-                const float v = jw[a];
-                if (v == 0.f) continue;
-                b[a] += v * mr;
-                float* h = H.data() + static_cast<size_t>(a) * P;
-                for (int c = 0; c < P; ++c) h[c] += v * j[c];
+        // b = J_w^T mu - Lambda q ; H = J_w^T J + Lambda (only H's lower triangle is read)
+        if (in.kernels) {
+            in.kernels->normal_equations(JW->data(), J.data(), mu.data(), 2 * n, P, Hp.data(),
+                                         ldh, b.data());
+            if (!rigid)
+                for (int k = 0; k < m; ++k) {
+                    b[6 + k] -= lambda[6 + k] * q[k];
+                    Hp[static_cast<size_t>(6 + k) * ldh + 6 + k] += lambda[6 + k];
+                }
+            // b becomes the update (zero if singular)
+            in.kernels->cholesky_solve(Hp.data(), ldh, b.data(), P, chol.data());
+        } else {
+            std::fill(b.begin(), b.end(), 0.f);
+            std::fill(H.begin(), H.end(), 0.f);
+            for (int r = 0; r < 2 * n; ++r) {
+                const float* jw = JW->data() + static_cast<size_t>(r) * P;
+                const float* j = J.data() + static_cast<size_t>(r) * P;
+                const float mr = mu[r];
+                for (int a = 0; a < P; ++a) {
+                    const float v = jw[a];
+                    if (v == 0.f) continue;
+                    b[a] += v * mr;
+                    float* h = H.data() + static_cast<size_t>(a) * P;
+                    for (int c = 0; c < P; ++c) h[c] += v * j[c];
+                }
             }
+            if (!rigid)
+                for (int k = 0; k < m; ++k) {
+                    b[6 + k] -= lambda[6 + k] * q[k];
+                    H[static_cast<size_t>(6 + k) * P + 6 + k] += lambda[6 + k];
+                }
+            linalg::cholesky_solve(H.data(), b.data(), P);  // b becomes the update (0 if singular)
         }
-        if (!rigid)
-            for (int k = 0; k < m; ++k) {
-                b[6 + k] -= lambda[6 + k] * q[k];
-                H[static_cast<size_t>(6 + k) * P + 6 + k] += lambda[6 + k];
-            }
-        linalg::cholesky_solve(H.data(), b.data(), P);  // b becomes the update (zero if singular)
         apply_update(g, q, m, b.data(), P);
         clamp_local(pdm, q);  // also in the rigid phase (spec 02 §2.4 step 12)
         out.updates++;
@@ -159,13 +177,17 @@ float likelihoods(const float* maps, const int* visible, int n, int ws, const fl
     return count > 0 ? sum / static_cast<float>(count) : 0.f;
 }
 
-ScaleResult fit_scale(const ImageF& img, const Pdm& pdm, const CcnfScale& scale,
-                      const SigmaSet& sigmas, const float* grid, const ScaleSettings& s,
-                      Global& g, float* q) {
+namespace {
+
+template <typename Image>
+ScaleResult fit_scale_impl(const Image& img, const Pdm& pdm, const CcnfScale& scale,
+                           const SigmaSet& sigmas, const float* grid, const ScaleSettings& s,
+                           Global& g, float* q, const FitOptions& opt) {
     const int n = pdm.n;
     if (scale.n != n) throw std::invalid_argument("fit_scale: PDM and patch experts disagree on n");
     ScaleResult res;
     res.view = view_index(scale, g[1], g[2], g[3]);
+    if (sigmas.ws == s.ws && sigmas.n_views == scale.n_views) sigmas.ensure_view(res.view);
 
     std::vector<float> base(2 * n), ref(2 * n);
     shape2d(pdm, g, q, base.data());
@@ -176,11 +198,22 @@ ScaleResult fit_scale(const ImageF& img, const Pdm& pdm, const CcnfScale& scale,
     in.pdm = &pdm;
     in.A = align_with_scale(base.data(), ref.data(), n);
     in.Ainv = invert2x2(in.A);
-    std::vector<float> maps(static_cast<size_t>(n) * s.ws * s.ws, 0.f);
+    const size_t N = static_cast<size_t>(s.ws) * s.ws;
+    std::vector<float> maps(static_cast<size_t>(n) * N, 0.f);
     // Only the first row of A^-1 is used (exact-similarity quirk, spec 01 §5.1).
     responses(img, scale, sigmas, res.view, s.ws, base.data(), in.Ainv[0], -in.Ainv[1],
-              maps.data());
+              maps.data(), opt.isa, opt.reference);
     in.maps = maps.data();
+    std::vector<float> maps_t;
+    if (!opt.reference) {
+        // Landmark-minor copy for the mean-shift kernel (vectors across landmarks).
+        in.kernels = &kernels(opt.isa);
+        in.ld = pad16(n);
+        maps_t.assign(N * in.ld, 0.f);
+        for (int i = 0; i < n; ++i)
+            for (size_t t = 0; t < N; ++t) maps_t[t * in.ld + i] = maps[i * N + t];
+        in.maps_t = maps_t.data();
+    }
     in.visible = scale.visibility.data() + static_cast<size_t>(res.view) * n;
     std::vector<float> conf(n);
     for (int i = 0; i < n; ++i) conf[i] = scale.experts[static_cast<size_t>(res.view) * n + i].confidence;
@@ -195,11 +228,28 @@ ScaleResult fit_scale(const ImageF& img, const Pdm& pdm, const CcnfScale& scale,
     res.converged = nonrigid.converged;
     if (s.likelihood) {
         res.landmark_likelihoods.assign(n, 0.f);
-        res.model_likelihood = likelihoods(maps.data(), in.visible, n, s.ws, nonrigid.dx.data(),
-                                           nonrigid.dy.data(), s.sigma,
-                                           res.landmark_likelihoods.data());
+        res.model_likelihood =
+            in.kernels ? in.kernels->likelihoods_t(in.maps_t, in.ld, in.visible, n, s.ws,
+                                                   nonrigid.dx.data(), nonrigid.dy.data(),
+                                                   s.sigma, res.landmark_likelihoods.data())
+                       : likelihoods(maps.data(), in.visible, n, s.ws, nonrigid.dx.data(),
+                                     nonrigid.dy.data(), s.sigma, res.landmark_likelihoods.data());
     }
     return res;
+}
+
+}  // namespace
+
+ScaleResult fit_scale(const ImageF& img, const Pdm& pdm, const CcnfScale& scale,
+                      const SigmaSet& sigmas, const float* grid, const ScaleSettings& s,
+                      Global& g, float* q, const FitOptions& opt) {
+    return fit_scale_impl(img, pdm, scale, sigmas, grid, s, g, q, opt);
+}
+
+ScaleResult fit_scale(const ImageU8& img, const Pdm& pdm, const CcnfScale& scale,
+                      const SigmaSet& sigmas, const float* grid, const ScaleSettings& s,
+                      Global& g, float* q, const FitOptions& opt) {
+    return fit_scale_impl(img, pdm, scale, sigmas, grid, s, g, q, opt);
 }
 
 }  // namespace fastclnf

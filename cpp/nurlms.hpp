@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ccnf.hpp"
+#include "kernels.hpp"
 #include "pdm.hpp"
 
 namespace fastclnf {
@@ -35,6 +36,9 @@ struct ScaleResult {
 struct PhaseInputs {
     const Pdm* pdm = nullptr;
     const float* maps = nullptr;   // n x ws x ws
+    const float* maps_t = nullptr; // the same transposed, maps_t[t * ld + i] (fast path)
+    int ld = 0;
+    const Kernels* kernels = nullptr;  // null: the scalar reference loops
     const int* visible = nullptr;  // n
     const float* confidence = nullptr;  // n patch confidences (used when weight > 0)
     const float* base = nullptr;   // 2n shape the maps were computed at
@@ -57,10 +61,21 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
 float likelihoods(const float* maps, const int* visible, int n, int ws, const float* dx,
                   const float* dy, float sigma, float* out_landmark);
 
+// How fit_scale computes: SIMD level of the fast kernels, or the scalar reference code
+// throughout (responses, mean-shift, normal equations), for tests and speed comparisons.
+struct FitOptions {
+    Isa isa = active_isa();
+    bool reference = false;
+};
+
 // One scale of the fit: view, similarity transforms, response maps at the current parameters,
 // rigid then non-rigid phase (spec 02 §2.2 steps 2-6). `grid` is kde_grid(ws, -0.5/sigma^2).
+// A lazy Sigma set gets the selected view built here (SigmaSet::ensure_view).
 ScaleResult fit_scale(const ImageF& img, const Pdm& pdm, const CcnfScale& scale,
                       const SigmaSet& sigmas, const float* grid, const ScaleSettings& s,
-                      Global& g, float* q);
+                      Global& g, float* q, const FitOptions& opt = {});
+ScaleResult fit_scale(const ImageU8& img, const Pdm& pdm, const CcnfScale& scale,
+                      const SigmaSet& sigmas, const float* grid, const ScaleSettings& s,
+                      Global& g, float* q, const FitOptions& opt = {});
 
 }  // namespace fastclnf

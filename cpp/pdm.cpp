@@ -10,6 +10,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "kernels.hpp"
 #include "linalg.hpp"
 
 namespace fastclnf {
@@ -100,6 +101,7 @@ Pdm reduce_pdm(const Pdm& pdm, const std::vector<int>& keep) {
                         r.V.begin() + static_cast<size_t>(dst) * pdm.m);
         }
     }
+    pdm_derive(r);
     return r;
 }
 
@@ -126,6 +128,14 @@ double diff_norm(const float* a, const float* b, int len) {
 }
 
 }  // namespace
+
+void pdm_derive(Pdm& pdm) {
+    const int n3 = 3 * pdm.n, m = pdm.m;
+    pdm.Vt.assign(static_cast<size_t>(m) * n3 + kPad, 0.f);  // + slack for whole-vector reads
+    for (int k = 0; k < n3; ++k)
+        for (int j = 0; j < m; ++j)
+            pdm.Vt[static_cast<size_t>(j) * n3 + k] = pdm.V[static_cast<size_t>(k) * m + j];
+}
 
 // ---------------------------------------------------------------------------------------------
 // Rotations (spec 01 §3.1, §3.2)
@@ -161,18 +171,30 @@ std::array<float, 3> rotation_to_euler(const std::array<float, 9>& R) {
 // Shapes (spec 01 §3.3)
 
 void shape3d(const Pdm& pdm, const float* q, float* out3n) {
-    for (int k = 0; k < 3 * pdm.n; ++k) out3n[k] = coord3(pdm, q, k);
+    const int n3 = 3 * pdm.n, m = pdm.m;
+    if (q == nullptr || pdm.Vt.size() != static_cast<size_t>(n3) * m + kPad) {
+        for (int k = 0; k < n3; ++k) out3n[k] = coord3(pdm, q, k);
+        return;
+    }
+    // coord3 for all coordinates at once (kernels.hpp): the same float sum per coordinate.
+    kernels().shape3d(pdm.Vt.data(), pdm.mean.data(), n3, m, q, out3n);
 }
 
-void shape2d(const Pdm& pdm, const Global& g, const float* q, float* out2n) {
+void shape2d_from3d(const Pdm& pdm, const Global& g, const float* S, float* out2n) {
     const auto R = euler_to_rotation(g[1], g[2], g[3]);
     const float s = g[0], tx = g[4], ty = g[5];
     const int n = pdm.n;
+    const float *X = S, *Y = X + n, *Z = Y + n;
     for (int i = 0; i < n; ++i) {
-        const float X = coord3(pdm, q, i), Y = coord3(pdm, q, i + n), Z = coord3(pdm, q, i + 2 * n);
-        out2n[i] = s * (R[0] * X + R[1] * Y + R[2] * Z) + tx;
-        out2n[i + n] = s * (R[3] * X + R[4] * Y + R[5] * Z) + ty;
+        out2n[i] = s * (R[0] * X[i] + R[1] * Y[i] + R[2] * Z[i]) + tx;
+        out2n[i + n] = s * (R[3] * X[i] + R[4] * Y[i] + R[5] * Z[i]) + ty;
     }
+}
+
+void shape2d(const Pdm& pdm, const Global& g, const float* q, float* out2n) {
+    std::vector<float> S(3 * static_cast<size_t>(pdm.n));
+    shape3d(pdm, q, S.data());
+    shape2d_from3d(pdm, g, S.data(), out2n);
 }
 
 std::array<float, 4> bbox_of_shape(const float* shape2n, int n) {
@@ -190,14 +212,13 @@ std::array<float, 4> bbox_of_shape(const float* shape2n, int n) {
 // ---------------------------------------------------------------------------------------------
 // Jacobians (spec 01 §3.4). Only J; the caller applies its weights.
 
-namespace {
-void jacobian_impl(const Pdm& pdm, const Global& g, const float* q, float* J, bool full) {
+void jacobian_from3d(const Pdm& pdm, const Global& g, const float* S, float* J, bool full) {
     const auto R = euler_to_rotation(g[1], g[2], g[3]);
     const float s = g[0];
     const int n = pdm.n, m = pdm.m;
     const int cols = full ? 6 + m : 6;
     for (int i = 0; i < n; ++i) {
-        const float X = coord3(pdm, q, i), Y = coord3(pdm, q, i + n), Z = coord3(pdm, q, i + 2 * n);
+        const float X = S[i], Y = S[i + n], Z = S[i + 2 * n];
         float* jx = J + static_cast<size_t>(i) * cols;
         float* jy = J + static_cast<size_t>(i + n) * cols;
         jx[0] = R[0] * X + R[1] * Y + R[2] * Z;
@@ -222,6 +243,12 @@ void jacobian_impl(const Pdm& pdm, const Global& g, const float* q, float* J, bo
             jy[6 + j] = s * (R[3] * vx[j] + R[4] * vy[j] + R[5] * vz[j]);
         }
     }
+}
+namespace {
+void jacobian_impl(const Pdm& pdm, const Global& g, const float* q, float* J, bool full) {
+    std::vector<float> S(3 * static_cast<size_t>(pdm.n));
+    shape3d(pdm, q, S.data());
+    jacobian_from3d(pdm, g, S.data(), J, full);
 }
 }  // namespace
 
@@ -347,8 +374,12 @@ int params_from_landmarks(const Pdm& pdm, const float* landmarks2n, const std::a
     std::vector<float> reg(m);
     for (int j = 0; j < m; ++j) reg[j] = 1.0f / red.eig[j];
 
-    std::vector<float> shape(rows), J(static_cast<size_t>(rows) * cols), r(rows), S_old(3 * n);
-    std::vector<float> H(static_cast<size_t>(cols) * cols), b(cols), delta(cols);
+    // J carries kPad floats of slack for the normal-equations kernel's whole-vector reads.
+    const int ldh = pad16(cols);
+    const Kernels& kern = kernels();
+    std::vector<float> shape(rows), J(static_cast<size_t>(rows) * cols + kPad, 0.f), r(rows), S_old(3 * n);
+    std::vector<float> Hp(static_cast<size_t>(cols) * ldh), b(cols), delta(cols);
+    std::vector<float> chol(cholesky_scratch_floats(cols));
 
     shape2d(red, g, q, shape.data());
     double err = diff_norm(shape.data(), L.data(), rows);  // 5.
@@ -358,29 +389,16 @@ int params_from_landmarks(const Pdm& pdm, const float* landmarks2n, const std::a
         ++it;
         // a-b. S_old, residual and Jacobian at the current parameters.
         shape3d(red, q, S_old.data());
-        shape2d(red, g, q, shape.data());
+        shape2d_from3d(red, g, S_old.data(), shape.data());
         for (int k = 0; k < rows; ++k) r[k] = L[k] - shape[k];
-        jacobian(red, g, q, J.data());
-        // c. b = J^T r - Lambda q (float, row order).
-        for (int c = 0; c < cols; ++c) {
-            float acc = 0.0f;
-            for (int k = 0; k < rows; ++k) acc += J[static_cast<size_t>(k) * cols + c] * r[k];
-            b[c] = acc;
-        }
+        jacobian_from3d(red, g, S_old.data(), J.data(), true);
+        // c-d. b = J^T r and H = J^T J (float sums in row order; only H's lower triangle is
+        // read by the solver), then - Lambda q and + Lambda.
+        kern.normal_equations(J.data(), J.data(), r.data(), rows, cols, Hp.data(), ldh, b.data());
         for (int j = 0; j < m; ++j) b[6 + j] -= reg[j] * q[j];
-        // d. H = J^T J + Lambda (float), Cholesky solve, 0.75 damping.
-        for (int c1 = 0; c1 < cols; ++c1) {
-            for (int c2 = 0; c2 <= c1; ++c2) {
-                float acc = 0.0f;
-                for (int k = 0; k < rows; ++k)
-                    acc += J[static_cast<size_t>(k) * cols + c1] * J[static_cast<size_t>(k) * cols + c2];
-                H[static_cast<size_t>(c1) * cols + c2] = acc;
-                H[static_cast<size_t>(c2) * cols + c1] = acc;
-            }
-        }
-        for (int j = 0; j < m; ++j) H[static_cast<size_t>(6 + j) * cols + 6 + j] += reg[j];
+        for (int j = 0; j < m; ++j) Hp[static_cast<size_t>(6 + j) * ldh + 6 + j] += reg[j];
         std::copy(b.begin(), b.end(), delta.begin());
-        linalg::cholesky_solve(H.data(), delta.data(), cols);  // failure leaves a zero update
+        kern.cholesky_solve(Hp.data(), ldh, delta.data(), cols, chol.data());  // failure: zero update
         for (int c = 0; c < cols; ++c) delta[c] *= 0.75f;
         // e. Update, no clamping.
         apply_update(g, q, m, delta.data(), cols);

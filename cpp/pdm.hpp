@@ -17,7 +17,14 @@ struct Pdm {
     std::vector<float> mean;   // 3n
     std::vector<float> V;      // 3n x m, row-major
     std::vector<float> eig;    // m eigenvalues (variances)
+    // Derived by pdm_derive(): V transposed, m rows of 3n, so that S(q) = mean + V q runs as
+    // vector operations across coordinates with each coordinate's sum still in mode order.
+    // Empty: the scalar per-coordinate loops are used (same results).
+    std::vector<float> Vt;
 };
+
+// Fills the derived members (Vt) after mean/V/eig are set.
+void pdm_derive(Pdm& pdm);
 
 // R = Rx(rx) Ry(ry) Rz(rz), row-major 3x3 (spec 01 §3.1).
 std::array<float, 9> euler_to_rotation(float rx, float ry, float rz);
@@ -30,6 +37,11 @@ void shape3d(const Pdm& pdm, const float* q, float* out3n);
 void shape2d(const Pdm& pdm, const Global& g, const float* q, float* out2n);
 // (min_x, min_y, max_x - min_x, max_y - min_y) of a 2n shape [x.., y..] (spec 01 §3.3).
 std::array<float, 4> bbox_of_shape(const float* shape2n, int n);
+
+// shape2d / jacobian from an already computed S = shape3d(q) (what they compute first), so that
+// a caller needing several of them for the same q computes S once. Identical results.
+void shape2d_from3d(const Pdm& pdm, const Global& g, const float* S3n, float* out2n);
+void jacobian_from3d(const Pdm& pdm, const Global& g, const float* S3n, float* J, bool full);
 
 // Full Jacobian, 2n x (6+m) row-major (spec 01 §3.4). Rotation columns are derivatives w.r.t. an
 // incremental rotation applied on the right.

@@ -39,17 +39,19 @@ inline int add_sat(int a, int b) {
                                                 std::numeric_limits<int>::max()));
 }
 
-// Pixel value with the constant-0 border.
-inline float pixel_or_zero(const ImageF& img, int x, int y) {
+// Pixel value with the constant-0 border (ImageF or ImageU8; 8-bit values convert exactly).
+template <typename Image>
+inline float pixel_or_zero(const Image& img, int x, int y) {
     if (x < 0 || y < 0 || x >= img.cols || y >= img.rows) return 0.f;
-    return img.data[static_cast<size_t>(y) * img.stride + x];
+    return static_cast<float>(img.data[static_cast<size_t>(y) * img.stride + x]);
 }
 
 // Bilinear sample at the 1/32-px fixed-point position (X32, Y32) = 32 * (x, y).
 // The integer part is saturated to int16 (OpenCV stores it as short); weights are the float
 // products of {1 - f, f} with f = k/32, all exact; the sum runs top-left, top-right, bottom-left,
 // bottom-right in float.
-inline float sample_q32(const ImageF& img, int X32, int Y32) {
+template <typename Image>
+inline float sample_q32(const Image& img, int X32, int Y32) {
     const int ix = std::clamp(X32 >> kInterBits, -32768, 32767);
     const int iy = std::clamp(Y32 >> kInterBits, -32768, 32767);
     const float fx = static_cast<float>(X32 & (kInterTab - 1)) * (1.f / kInterTab);
@@ -60,9 +62,12 @@ inline float sample_q32(const ImageF& img, int X32, int Y32) {
     const float w10 = fy * (1.f - fx), w11 = fy * fx;
     float p00, p01, p10, p11;
     if (ix >= 0 && iy >= 0 && ix + 1 < img.cols && iy + 1 < img.rows) {
-        const float* r0 = img.data + static_cast<size_t>(iy) * img.stride + ix;
-        const float* r1 = r0 + img.stride;
-        p00 = r0[0]; p01 = r0[1]; p10 = r1[0]; p11 = r1[1];
+        const auto* r0 = img.data + static_cast<size_t>(iy) * img.stride + ix;
+        const auto* r1 = r0 + img.stride;
+        p00 = static_cast<float>(r0[0]);
+        p01 = static_cast<float>(r0[1]);
+        p10 = static_cast<float>(r1[0]);
+        p11 = static_cast<float>(r1[1]);
     } else {
         p00 = pixel_or_zero(img, ix, iy);
         p01 = pixel_or_zero(img, ix + 1, iy);
@@ -94,7 +99,8 @@ inline float sample_exact(const ImageF& img, float x, float y) {
 // matrix (row-major m[6]). OpenCV-4.x fixed point: the matrix entries are promoted to double,
 // per row X0 = round(1024 (m01 v + m02)) + 16, per column dX = round(1024 m00 u), and the sample
 // position is (X0 + dX) >> 5 in 1/32 px (likewise for y).
-inline void warp_affine_q32(const ImageF& img, const float* m, int W, int H, float* out) {
+template <typename Image>
+inline void warp_affine_q32(const Image& img, const float* m, int W, int H, float* out) {
     const double m00 = m[0], m01 = m[1], m02 = m[2], m10 = m[3], m11 = m[4], m12 = m[5];
     std::vector<int> dX(W), dY(W);  // per-column offsets, shared by all rows (as in OpenCV)
     for (int u = 0; u < W; ++u) {

@@ -36,6 +36,45 @@ void check_shape(const py::array& a, const char* name, std::initializer_list<py:
                               shape_str(a));
 }
 
+}  // namespace
+
+Isa isa_arg(const py::object& isa) {
+    if (isa.is_none()) return active_isa();
+    Isa v;
+    try {
+        v = parse_isa(py::cast<std::string>(isa).c_str());
+    } catch (const std::invalid_argument& e) {
+        throw py::value_error(std::string("isa: ") + e.what());
+    }
+    if (!isa_supported(v))
+        throw py::value_error(std::string("isa: ") + isa_name(v) + " is not supported on this CPU");
+    return v;
+}
+
+bool impl_arg(const std::string& impl) {
+    if (impl == "fast") return false;
+    if (impl == "reference") return true;
+    throw py::value_error("impl must be 'fast' or 'reference', got '" + impl + "'");
+}
+
+GrayImage gray_image(const py::array& img, const char* name) {
+    GrayImage g;
+    if (py::isinstance<py::array_t<uint8_t>>(img)) {
+        g.u8 = carray<uint8_t>::ensure(img);
+        if (g.u8.ndim() != 2)
+            throw py::value_error(std::string(name) + ": expected a 2-D grayscale array, got shape " + shape_str(img));
+        g.is_u8 = true;
+        return g;
+    }
+    g.f32 = carray<float>::ensure(img);
+    if (!g.f32) throw py::value_error(std::string(name) + ": expected uint8 or float32 pixels");
+    if (g.f32.ndim() != 2)
+        throw py::value_error(std::string(name) + ": expected a 2-D grayscale array, got shape " + shape_str(img));
+    return g;
+}
+
+namespace {
+
 ImageF image_view(const carray<float>& img) {
     if (img.ndim() != 2)
         throw py::value_error("img: expected a 2-D grayscale float32 image, got shape " +
@@ -233,12 +272,30 @@ void register_ccnf(py::module_& m) {
             },
             py::arg("view"), py::arg("i"),
             "Sigma of expert (view, i) as (ws^2, ws^2) float32, or None where not built "
-            "(invisible landmark, or another view with build_sigmas(..., view=v)).");
+            "(invisible landmark, or another view with build_sigmas(..., view=v)).")
+        .def("view_built", &SigmaSet::view_built, py::arg("view"))
+        .def_property_readonly("lazy", &SigmaSet::lazy)
+        .def(
+            "ensure_view",
+            [](const SigmaSet& s, int view, int threads) {
+                try {
+                    py::gil_scoped_release nogil;
+                    s.ensure_view(view, threads);
+                } catch (const std::invalid_argument& e) {
+                    throw py::value_error(e.what());
+                }
+            },
+            py::arg("view"), py::arg("threads") = 0,
+            "Build the Sigmas of `view` now if this lazy set has not (threads=0: all cores).");
 
     m.def(
         "build_sigmas",
-        [](const CcnfScale& scale, int ws, py::object view) {
+        [](const CcnfScale& scale, int ws, py::object view, bool lazy) {
             check_ws(ws);
+            if (lazy) {
+                if (!view.is_none()) throw py::value_error("build_sigmas: view and lazy exclude each other");
+                return build_sigmas_lazy(scale, ws);
+            }
             if (view.is_none()) {
                 py::gil_scoped_release nogil;
                 return build_sigmas(scale, ws);
@@ -248,9 +305,10 @@ void register_ccnf(py::module_& m) {
             py::gil_scoped_release nogil;
             return build_sigmas_view(scale, ws, v);
         },
-        py::arg("scale"), py::arg("ws"), py::arg("view") = py::none(),
-        "Sigma matrices (2Q)^-1 for window ws of every visible expert, or only those of one view. "
-        "Windows without sigma components give I/(2 alpha_sum) (spec 01 §5.5).");
+        py::arg("scale"), py::arg("ws"), py::arg("view") = py::none(), py::arg("lazy") = false,
+        "Sigma matrices (2Q)^-1 for window ws of every visible expert, or only those of one view, "
+        "or (lazy=True) none yet: fit_scale then builds each view the first time it selects it "
+        "(thread-safe). Windows without sigma components give I/(2 alpha_sum) (spec 01 §5.5).");
 
     m.def(
         "view_index",
@@ -321,7 +379,8 @@ void register_ccnf(py::module_& m) {
     m.def(
         "expert_response",
         [](const CcnfScale& scale, int view, int i, const carray<float>& aoi, int ws,
-           const SigmaSet* sigmas, const std::string& stage) {
+           const SigmaSet* sigmas, const std::string& stage, const std::string& impl,
+           py::object isa_obj) {
             check_view(scale, view);
             check_ws(ws);
             if (i < 0 || i >= scale.n) throw py::value_error("landmark index out of range");
@@ -332,27 +391,42 @@ void register_ccnf(py::module_& m) {
             const int W = ws + scale.pw - 1;
             check_shape(aoi, "aoi", {W, W});
             const float* sig = nullptr;
+            const float* sig_t = nullptr;
             if (sigmas) {
                 if (sigmas->ws != ws)
                     throw py::value_error("sigmas built for window " + std::to_string(sigmas->ws) +
                                           ", not " + std::to_string(ws));
-                if (sigmas->n_views != scale.n_views || sigmas->n != scale.n ||
-                    sigmas->sigma[idx].empty())
+                if (sigmas->n_views != scale.n_views || sigmas->n != scale.n)
+                    throw py::value_error("sigmas hold no Sigma for this view/landmark");
+                if (sigmas->lazy()) {
+                    py::gil_scoped_release nogil;
+                    sigmas->ensure_view(view);
+                }
+                if (sigmas->sigma[idx].empty())
                     throw py::value_error("sigmas hold no Sigma for this view/landmark");
                 sig = sigmas->sigma[idx].data();
+                sig_t = sigmas->sigma_t[idx].data();
             }
             if (stage != "final" && stage != "raw" && stage != "sigma")
                 throw py::value_error("stage must be 'final', 'raw' or 'sigma'");
+            const bool reference = impl_arg(impl);
+            const Isa isa = isa_arg(isa_obj);
             py::array_t<float> out({ws, ws});
             float* o = out.mutable_data();
             {
                 py::gil_scoped_release nogil;
                 const auto& e = scale.experts[idx];
                 if (stage == "final") {
-                    expert_response(e, scale.pw, scale.ph, aoi.data(), ws, sig, o);
+                    if (reference)
+                        expert_response_reference(e, scale.pw, scale.ph, aoi.data(), ws, sig, o);
+                    else
+                        expert_response(e, scale.pw, scale.ph, aoi.data(), ws, sig_t, o, isa);
                 } else {
                     std::vector<float> r(static_cast<size_t>(ws) * ws);
-                    expert_raw_response(e, scale.pw, scale.ph, aoi.data(), ws, r.data());
+                    if (reference)
+                        expert_raw_response(e, scale.pw, scale.ph, aoi.data(), ws, r.data());
+                    else
+                        expert_raw_response_fast(e, scale.pw, scale.ph, aoi.data(), ws, r.data(), isa);
                     if (stage == "raw")
                         std::copy(r.begin(), r.end(), o);
                     else
@@ -362,22 +436,27 @@ void register_ccnf(py::module_& m) {
             return out;
         },
         py::arg("scale"), py::arg("view"), py::arg("i"), py::arg("aoi"), py::arg("ws"),
-        py::arg("sigmas") = nullptr, py::arg("stage") = "final",
+        py::arg("sigmas") = nullptr, py::arg("stage") = "final", py::arg("impl") = "fast",
+        py::arg("isa") = py::none(),
         "Response map (ws, ws) of expert (view, i) on an AOI of (ws+pw-1)^2 float32 samples "
         "(spec 01 §5.3-5.6). sigmas=None uses Sigma = I/(2 alpha_sum). stage: 'final', 'raw' "
-        "(sigmoid sum only) or 'sigma' (Sigma r before negative removal).");
+        "(sigmoid sum only) or 'sigma' (Sigma r before negative removal). impl: 'fast' (SIMD "
+        "kernels at level `isa`, default the active one) or 'reference' (the scalar code).");
 
     m.def(
         "responses",
-        [](const carray<float>& img, const CcnfScale& scale, const SigmaSet& sigmas, int view,
-           int ws, const carray<float>& landmarks2n, float a, float b, py::object out) {
-            const ImageF im = image_view(img);
+        [](const py::array& img_obj, const CcnfScale& scale, const SigmaSet& sigmas, int view,
+           int ws, const carray<float>& landmarks2n, float a, float b, py::object out,
+           const std::string& impl, py::object isa_obj) {
+            const GrayImage img = gray_image(img_obj, "img");
             check_view(scale, view);
             check_ws(ws);
             check_shape(landmarks2n, "landmarks2n", {2 * static_cast<py::ssize_t>(scale.n)});
             if (sigmas.ws != ws)
                 throw py::value_error("sigmas built for window " + std::to_string(sigmas.ws) +
                                       ", not " + std::to_string(ws));
+            const bool reference = impl_arg(impl);
+            const Isa isa = isa_arg(isa_obj);
             py::array_t<float> maps;
             if (out.is_none()) {
                 maps = py::array_t<float>({scale.n, ws, ws});
@@ -394,7 +473,13 @@ void register_ccnf(py::module_& m) {
             float* o = maps.mutable_data();
             try {
                 py::gil_scoped_release nogil;
-                responses(im, scale, sigmas, view, ws, landmarks2n.data(), a, b, o);
+                if (sigmas.lazy() && sigmas.n_views == scale.n_views) sigmas.ensure_view(view);
+                if (img.is_u8)
+                    responses(img.u8_view(), scale, sigmas, view, ws, landmarks2n.data(), a, b, o,
+                              isa, reference);
+                else
+                    responses(img.f32_view(), scale, sigmas, view, ws, landmarks2n.data(), a, b, o,
+                              isa, reference);
             } catch (const std::invalid_argument& e) {
                 throw py::value_error(e.what());
             }
@@ -402,9 +487,11 @@ void register_ccnf(py::module_& m) {
         },
         py::arg("img"), py::arg("scale"), py::arg("sigmas"), py::arg("view"), py::arg("ws"),
         py::arg("landmarks2n"), py::arg("a"), py::arg("b"), py::arg("out") = py::none(),
+        py::arg("impl") = "fast", py::arg("isa") = py::none(),
         "(n, ws, ws) float32 response maps of the visible landmarks of `view` around the current "
         "2-D shape landmarks2n = [x..., y...]; a, b from sim_ref_to_img (a = [0][0], b = -[0][1], "
-        "spec 01 §5.1). Invisible landmarks' maps are zero, or untouched when `out` is given.");
+        "spec 01 §5.1). img: 2-D uint8 (sampled directly) or float32. Invisible landmarks' maps "
+        "are zero, or untouched when `out` is given. impl/isa as for expert_response.");
 }
 
 }  // namespace fastclnf::bindings

@@ -7,17 +7,19 @@ namespace fastclnf::bindings {
 void register_nurlms(py::module_& m) {
     m.def(
         "fit_scale",
-        [](carray<float> image, const Pdm& pdm, const CcnfScale& scale, const SigmaSet& sigmas,
+        [](const py::array& image, const Pdm& pdm, const CcnfScale& scale, const SigmaSet& sigmas,
            carray<float> grid, int ws, int iterations, float sigma, float reg, float weight,
-           bool likelihood, carray<float> g, carray<float> q) {
-            if (image.ndim() != 2) throw py::value_error("fit_scale: image must be 2-D float32");
+           bool likelihood, carray<float> g, carray<float> q, const std::string& impl,
+           py::object isa) {
+            const GrayImage img = gray_image(image, "image");
+            FitOptions opt;
+            opt.reference = impl_arg(impl);
+            opt.isa = isa_arg(isa);
             if (g.size() != 6) throw py::value_error("fit_scale: g must have 6 entries");
             if (q.size() != pdm.m) throw py::value_error("fit_scale: q must have pdm.m entries");
             if (sigmas.ws != ws) throw py::value_error("fit_scale: SigmaSet built for another ws");
             const py::ssize_t cells = static_cast<py::ssize_t>(10 * ws) * (10 * ws) * ws * ws;
             if (grid.size() != cells) throw py::value_error("fit_scale: KDE grid size mismatch");
-            ImageF img{image.data(), static_cast<int>(image.shape(0)),
-                       static_cast<int>(image.shape(1)), static_cast<int>(image.shape(1))};
             Global gg;
             std::copy(g.data(), g.data() + 6, gg.begin());
             py::array_t<float> q_out(pdm.m);
@@ -32,7 +34,10 @@ void register_nurlms(py::module_& m) {
             ScaleResult r;
             {
                 py::gil_scoped_release release;
-                r = fit_scale(img, pdm, scale, sigmas, grid.data(), s, gg, q_out.mutable_data());
+                r = img.is_u8 ? fit_scale(img.u8_view(), pdm, scale, sigmas, grid.data(), s, gg,
+                                          q_out.mutable_data(), opt)
+                              : fit_scale(img.f32_view(), pdm, scale, sigmas, grid.data(), s, gg,
+                                          q_out.mutable_data(), opt);
             }
             py::array_t<float> g_out(6);
             std::copy(gg.begin(), gg.end(), g_out.mutable_data());
@@ -53,7 +58,10 @@ void register_nurlms(py::module_& m) {
         py::arg("image"), py::arg("pdm"), py::arg("scale"), py::arg("sigmas"), py::arg("grid"),
         py::arg("ws"), py::arg("iterations"), py::arg("sigma"), py::arg("reg"),
         py::arg("weight"), py::arg("likelihood"), py::arg("g"), py::arg("q"),
+        py::arg("impl") = "fast", py::arg("isa") = py::none(),
         "One scale of the CLNF fit (responses, rigid and non-rigid NU-RLMS phases) from (g, q).\n"
+        "image: 2-D uint8 (sampled directly) or float32. impl='reference' runs the scalar\n"
+        "reference code throughout; isa picks the SIMD level of the fast kernels.\n"
         "Returns a dict with the updated g, q, the view used, iteration counts and, if asked,\n"
         "the likelihoods. Releases the GIL.");
     m.def(

@@ -4,6 +4,7 @@
 #include <sstream>
 #include <string>
 
+#include "kernels.hpp"
 #include "linalg.hpp"
 #include "pdm.hpp"
 #include "register.hpp"
@@ -97,6 +98,7 @@ copied once into the C++ object (converted to float32 if needed); coordinate-maj
                  p.mean.assign(mean.data(), mean.data() + n3);
                  p.V.assign(components.data(), components.data() + n3 * mm);
                  p.eig.assign(eigenvalues.data(), eigenvalues.data() + mm);
+                 pdm_derive(p);
                  return p;
              }),
              py::arg("mean"), py::arg("components"), py::arg("eigenvalues"))
@@ -296,23 +298,37 @@ copied once into the C++ object (converted to float32 if needed); coordinate-maj
     // Test hooks for the shared linear-algebra helpers (the NU-RLMS solver uses them in C++).
     m.def(
         "_cholesky_solve",
-        [](const carray<float>& H, const carray<float>& b) {
+        [](const carray<float>& H, const carray<float>& b, const std::string& impl, py::object isa,
+           int repeat) {
             if (b.ndim() != 1) throw py::value_error("b must be 1-D, got " + shape_str(b));
             const int n = static_cast<int>(b.shape(0));
             check_2d(H, n, n, "H");
+            const bool reference = impl_arg(impl);
+            const Kernels& k = kernels(isa_arg(isa));
             std::vector<float> h(H.data(), H.data() + static_cast<size_t>(n) * n);
+            std::vector<float> scratch(cholesky_scratch_floats(n));
             py::array_t<float> x = vec(b.data(), n);
             float* xp = x.mutable_data();
-            bool ok;
+            bool ok = false;
             {
                 py::gil_scoped_release nogil;
-                ok = linalg::cholesky_solve(h.data(), xp, n);
+                for (int r = 0; r < std::max(repeat, 1); ++r) {
+                    std::copy(b.data(), b.data() + n, xp);
+                    if (reference) {
+                        std::copy(H.data(), H.data() + static_cast<size_t>(n) * n, h.begin());
+                        ok = linalg::cholesky_solve(h.data(), xp, n);
+                    } else {
+                        ok = k.cholesky_solve(H.data(), n, xp, n, scratch.data());
+                    }
+                }
             }
             return py::make_tuple(x, ok);
         },
-        py::arg("H"), py::arg("b"),
+        py::arg("H"), py::arg("b"), py::arg("impl") = "reference", py::arg("isa") = py::none(),
+        py::arg("repeat") = 1,
         "(x, ok): float Cholesky solve of H x = b with double accumulators; ok False and x = 0 when "
-        "H is not positive definite (cpp/linalg.hpp).");
+        "H is not positive definite (cpp/linalg.hpp; impl='fast': the SIMD kernel, same results). "
+        "repeat > 1 reruns the solve (timing).");
 
     m.def(
         "_svd",

@@ -8,7 +8,10 @@ One fit from a face box:
    core (responses, rigid NU-RLMS phase, non-rigid phase) — then the hierarchical part models
    (inner face, both eyes), whose points are merged back and the main PDM refitted to them.
 
-The C++ core is called once per scale and part, never per landmark or iteration.
+:func:`detect_landmarks` hands that schedule to the C++ core as data (:meth:`CoreModel.schedule`:
+per scale the window, iterations and adjusted sigma/reg/weight) and runs it in one call;
+:func:`run_schedule` / :func:`detect_landmarks_python` are the same loop in Python, one core call
+per scale and part, kept as the readable reference (tests check both agree bit for bit).
 """
 from __future__ import annotations
 
@@ -24,7 +27,8 @@ from .models.core_adapter import make_core_scale
 from .models.types import CLNFModelData, PartSettings
 from .presets import MULTI_VIEW_ROTATIONS, FitSettings
 
-__all__ = ["CoreModel", "FitState", "fit_from_box", "detect_landmarks", "scale_parameters"]
+__all__ = ["CoreModel", "FitState", "fit_from_box", "detect_landmarks", "detect_landmarks_python",
+           "scale_parameters"]
 
 _f32 = np.float32
 
@@ -48,7 +52,8 @@ class CoreModel:
         ]
         self._sigmas: Dict[Tuple[int, int], object] = {}
         self._grids: Dict[Tuple[int, float], np.ndarray] = {}
-        self._lock = threading.Lock()
+        self._schedules: Dict[tuple, object] = {}
+        self._lock = threading.RLock()
 
     @property
     def n(self) -> int:
@@ -65,7 +70,8 @@ class CoreModel:
             with self._lock:
                 table = self._sigmas.get(key)
                 if table is None:
-                    table = _core.build_sigmas(self.scales[k], ws)
+                    # Views are built when a fit first selects them (thread-safe, in C++).
+                    table = _core.build_sigmas(self.scales[k], ws, lazy=True)
                     self._sigmas[key] = table
         return table
 
@@ -82,6 +88,46 @@ class CoreModel:
                     table = _core.kde_grid(ws, a)
                     self._grids[key] = table
         return table
+
+
+    def scale_steps(self, windows, sigma: float, reg: float, weight: float, iterations: int,
+                    refine_parameters: bool) -> list:
+        """The scales :func:`run_schedule` visits, as data for the C++ schedule: per visited scale
+        (index, patch experts, Sigma set, KDE grid, ws, iterations, sigma, reg, weight)."""
+        steps = []
+        for k in range(len(self.scales)):
+            ws = windows[k] if k < len(windows) else 0
+            if ws == 0:
+                continue
+            sigma_k, reg_k, weight_k = scale_parameters(sigma, reg, weight, self.patch_scaling, k,
+                                                        refine_parameters)
+            a = float(_f32(-0.5 / (sigma_k * sigma_k)))
+            steps.append((k, self.scales[k], self.sigmas(k, ws), self.grid(ws, a), ws, iterations,
+                          sigma_k, reg_k, weight_k))
+        return steps
+
+    def schedule(self, settings: FitSettings, windows=None):
+        """The per-fit schedule of `settings` (main scales, then the parts) as a `_core.Schedule`,
+        built once per (settings, windows) and then shared read-only."""
+        windows = tuple(settings.windows if windows is None else windows)
+        key = (settings, windows)
+        sched = self._schedules.get(key)
+        if sched is None:
+            with self._lock:
+                sched = self._schedules.get(key)
+                if sched is None:
+                    main = (self.pdm, self.scale_steps(windows, settings.sigma, settings.reg_factor,
+                                                       settings.weight_factor, settings.iterations,
+                                                       settings.refine_parameters))
+                    parts = []
+                    if settings.refine_hierarchical:
+                        for _, part, mapping, ps in self.parts:
+                            steps = part.scale_steps(ps.window_sizes, ps.sigma, ps.reg_factor,
+                                                     ps.weight_factor, ps.iterations, False)
+                            parts.append((part.pdm, steps, mapping, 0.9 * part.patch_scaling[0]))
+                    sched = _core.Schedule(main, parts)
+                    self._schedules[key] = sched
+        return sched
 
 
 def scale_parameters(settings_sigma: float, settings_reg: float, settings_weight: float,
@@ -169,7 +215,28 @@ def _fit_part(core: CoreModel, part: CoreModel, mapping: np.ndarray, settings: P
 
 def detect_landmarks(core: CoreModel, image: np.ndarray, g: np.ndarray, q: np.ndarray,
                      settings: FitSettings, windows=None) -> FitState:
-    """Fit from (g, q): scale schedule, then the hierarchical parts (spec 02 §2.1, §4)."""
+    """Fit from (g, q): scale schedule, then the hierarchical parts (spec 02 §2.1, §4), in one
+    call into the C++ core (the schedule of :func:`detect_landmarks_python`, as data)."""
+    r = _core.detect_landmarks(image, core.schedule(settings, windows), np.asarray(g, _f32),
+                               np.asarray(q, _f32))
+    state = FitState(g=r["g"], q=r["q"], landmarks=r["landmarks"], fit_success=r["fit_success"],
+                     converged=bool(r["converged"]), iterations=r["iterations"], view=r["view"])
+    if r["likelihood"] is not None:
+        state.likelihood = float(r["likelihood"])
+        state.landmark_likelihoods = r["landmark_likelihoods"]
+    if not state.fit_success:
+        state.message = (f"face too small: PDM scale {state.g[0]:.3f} < 0.25 after scale "
+                         f"{r['failed_scale']}")
+    if settings.refine_hierarchical:
+        for (name, _, _, _), p in zip(core.parts, r["parts"]):
+            state.parts[name] = {"g": p["g"], "q": p["q"], "landmarks": p["landmarks"],
+                                 "fitted": p["fitted"], "likelihood": p["likelihood"]}
+    return state
+
+
+def detect_landmarks_python(core: CoreModel, image: np.ndarray, g: np.ndarray, q: np.ndarray,
+                            settings: FitSettings, windows=None) -> FitState:
+    """:func:`detect_landmarks` with the loop in Python (one core call per scale and part)."""
     state = run_schedule(core, image, g, q, settings.windows if windows is None else windows,
                          settings.sigma, settings.reg_factor, settings.weight_factor,
                          settings.iterations, settings.refine_parameters)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List, Optional, Sequence, Tuple, Union
@@ -125,7 +126,11 @@ def _as_points(flat: np.ndarray) -> np.ndarray:
 class Model:
     """An OpenFace CLNF model (PDM, CCNF patch experts, part models) ready to fit faces.
 
-    Thread-safe: fits on different threads share the read-only model.
+    Threading model: a Model is immutable after loading except for caches built on first use
+    (Sigma matrices per scale, window and view; KDE tables; per-preset schedules), each filled
+    once under a lock and only read afterwards. A fit releases the GIL for its whole C++ part
+    (one call per rotation hypothesis), so one Model can serve fits on several threads at once:
+    see :meth:`fit_batch`.
     """
 
     def __init__(self, data):
@@ -236,7 +241,8 @@ class Model:
         intrinsics = np.asarray(intrinsics, dtype=np.float64).reshape(-1)
         if intrinsics.size != 4 or not np.all(np.isfinite(intrinsics)) or np.any(intrinsics[:2] <= 0):
             raise ValueError(f"intrinsics must be (fx, fy, cx, cy) with fx, fy > 0, got {intrinsics}")
-        state = fit_from_box(self._core, gray.astype(np.float32), box, settings)
+        # The core samples the 8-bit image directly (exactly as its float copy would be).
+        state = fit_from_box(self._core, gray, box, settings)
         message = state.message
         rows, cols = gray.shape
         if box[0] < 0 or box[1] < 0 or box[0] + box[2] > cols or box[1] + box[3] > rows:
@@ -274,6 +280,28 @@ class Model:
             parts=state.parts,
             _model=self,
         )
+
+
+    def fit_batch(self, images: Sequence[np.ndarray], boxes: Sequence, preset: Union[str, FitSettings] = "image",
+                  threads: Optional[int] = None) -> List[Result]:
+        """:meth:`fit` of each ``(images[k], boxes[k])`` pair, on up to `threads` threads.
+
+        images: one image per box (the same array may repeat for several faces of one image).
+        threads: None = one per available CPU; 1 = in the calling thread. Results come back in
+        input order; the first exception raised by a fit is re-raised.
+        """
+        images, boxes = list(images), list(boxes)
+        if len(images) != len(boxes):
+            raise ValueError(f"fit_batch: {len(images)} images but {len(boxes)} boxes")
+        if threads is None:
+            threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        if not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+        threads = min(threads, len(images)) or 1
+        if threads == 1:
+            return [self.fit(img, box, preset) for img, box in zip(images, boxes)]
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fastclnf-fit") as pool:
+            return list(pool.map(lambda ib: self.fit(ib[0], ib[1], preset), zip(images, boxes)))
 
 
 def load_model(path: Union[str, os.PathLike, None] = None, *, use_cache: bool = True) -> Model:

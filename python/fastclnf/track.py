@@ -92,14 +92,14 @@ def _gray(frame: np.ndarray) -> np.ndarray:
 
 
 class _Frame:
-    """One frame as the fitter wants it: BGR (for the detector), 8-bit and float gray."""
+    """One frame as the fitter wants it: BGR (for the detector) and 8-bit gray (the core samples
+    it directly)."""
 
-    __slots__ = ("bgr", "gray", "gray_f32")
+    __slots__ = ("bgr", "gray")
 
     def __init__(self, frame: np.ndarray):
         self.bgr = frame
         self.gray = _gray(frame)
-        self.gray_f32 = self.gray.astype(_f32)
 
 
 @dataclass
@@ -178,14 +178,14 @@ class _Fitter:
         """One tracking fit from the face's (g, q) (spec 02 §6.3 step 2); returns its success."""
         s = self.settings
         windows = s.tracking_windows if face.detection_success else s.windows
-        st = detect_landmarks(self.core, frame.gray_f32, face.g, face.q, s, windows=windows)
+        st = detect_landmarks(self.core, frame.gray, face.g, face.q, s, windows=windows)
         certainty, ok = self._validate(frame, st)
         face.take_fit(st, certainty, ok)
         return ok
 
     def fit_box(self, frame: _Frame, box) -> Tuple[FitState, float, bool]:
         """A fresh multi-hypothesis fit from a detected box (spec 02 §6.3 step 3.3)."""
-        st = fit_from_box(self.core, frame.gray_f32, np.asarray(box[:4], np.float64),
+        st = fit_from_box(self.core, frame.gray, np.asarray(box[:4], np.float64),
                           self.detect_settings)
         certainty, ok = self._validate(frame, st)
         return st, certainty, ok

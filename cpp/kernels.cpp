@@ -1,0 +1,97 @@
+// One copy of kernels.inc per SIMD level, each compiled for its instruction set with a target
+// pragma (never with -march for the whole library), and the run-time table lookup.
+#include "kernels.hpp"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+
+#include "fastexp.hpp"
+#include "linalg.hpp"
+#include "warp.hpp"
+
+#if defined(FASTCLNF_X86_KERNELS)
+#include <immintrin.h>
+#endif
+
+namespace fastclnf {
+
+namespace generic {
+#define FCL_W 4
+#define FCL_ISA Isa::generic
+#include "kernels.inc"
+#undef FCL_ISA
+#undef FCL_W
+}  // namespace generic
+
+#if defined(FASTCLNF_X86_KERNELS)
+#define FCL_X86_GATHER 1
+
+// Every function defined between push and pop is compiled for the named instruction set.
+#if defined(__clang__)
+#define FCL_TARGET_PUSH(isa) _Pragma(FCL_STR(clang attribute push(__attribute__((target(isa))), apply_to = function)))
+#define FCL_TARGET_POP _Pragma("clang attribute pop")
+#else
+#define FCL_TARGET_PUSH(isa) _Pragma("GCC push_options") _Pragma(FCL_STR(GCC target(isa)))
+#define FCL_TARGET_POP _Pragma("GCC pop_options")
+#endif
+#define FCL_STR(x) #x
+
+FCL_TARGET_PUSH("avx2,bmi,bmi2,popcnt,f16c")
+namespace avx2 {
+#define FCL_W 8
+#define FCL_ISA Isa::avx2
+#include "kernels.inc"
+#undef FCL_ISA
+#undef FCL_W
+}  // namespace avx2
+FCL_TARGET_POP
+
+FCL_TARGET_PUSH("avx2,bmi,bmi2,popcnt,f16c,avx512f,avx512bw,avx512dq,avx512vl,prefer-vector-width=512")
+namespace avx512 {
+#define FCL_W 16
+#define FCL_ISA Isa::avx512
+#include "kernels.inc"
+#undef FCL_ISA
+#undef FCL_W
+}  // namespace avx512
+FCL_TARGET_POP
+
+#undef FCL_X86_GATHER
+#endif
+
+const Kernels& kernels(Isa isa) {
+    if (!isa_supported(isa))
+        throw std::invalid_argument(std::string("SIMD level ") + isa_name(isa) +
+                                    " is not supported on this CPU/build");
+    switch (isa) {
+#if defined(FASTCLNF_X86_KERNELS)
+        case Isa::avx2: return avx2::table;
+        case Isa::avx512: return avx512::table;
+#endif
+        default: return generic::table;
+    }
+}
+
+const Kernels& kernels() {
+    static const Kernels& k = kernels(active_isa());
+    return k;
+}
+
+std::size_t cholesky_scratch_floats(int n) {
+    const std::size_t ld = static_cast<std::size_t>(pad16(n) + kPad);
+    return 4 * ld * n + 2 * ld + 2 * kPad;  // A (doubles), Lc, Lr, ld doubles (+ slack)
+}
+
+std::size_t response_scratch_floats(int pw, int ph, int ws) {
+    const std::size_t npad = static_cast<std::size_t>(pad16(ws * ws));
+    // r, Sigma r, pw strips of (ws+ph-1) x ws AOI samples plus padding (kernels.inc)
+    (void)ph;
+    // + patch means and reciprocal norms
+    return 4 * npad + static_cast<std::size_t>(pw) * ((ws + pw - 1) * ws + 2 * kPad) + kPad;
+}
+
+}  // namespace fastclnf

@@ -1,0 +1,93 @@
+// The hot inner loops of a fit, one implementation per SIMD level (simd.hpp).
+//
+// Each kernel performs exactly the float operations of the scalar reference code it replaces, in
+// the same order for every output element (sums are vectorised *across* independent outputs,
+// never reordered within one), without FMA. Their results are therefore bit-identical to the
+// reference paths kept in ccnf.cpp, meanshift.cpp, nurlms.cpp, pdm.cpp and linalg.hpp at every
+// SIMD level (the neuron sigmoid's float exp is fastexp.hpp, the same operations in both). One
+// exception: the likelihoods' double exp is a vectorised exp within 1 ulp of libm's, whose
+// product is then rounded to float (a difference would need a product within 1e-16 of a float
+// rounding boundary; none occurs on the 343 reference faces). tests/test_kernels.py checks all
+// of this with zero tolerance.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "ccnf.hpp"
+#include "common.hpp"
+#include "simd.hpp"
+
+namespace fastclnf {
+
+// Positions, rows and columns are padded to multiples of this (the widest vector, 16 floats).
+constexpr int kPad = 16;
+inline int pad16(int n) { return (n + kPad - 1) / kPad * kPad; }
+
+struct Kernels {
+    Isa isa;
+
+    // Response map of one CCNF expert (spec 01 §5.3-5.6), identical to expert_response():
+    //   aoi:      (ws+pw-1)^2 samples, readable for kPad floats past its end;
+    //   sigma_t:  Sigma transposed (N = ws^2; sigma_t[c * N + row] = Sigma[row][c]) with kPad
+    //             floats of slack, see SigmaSet; or null for the diagonal sigma_diag * I;
+    //   scratch:  response_scratch_floats(pw, ph, ws) floats;
+    //   out:      ws^2 floats.
+    void (*expert_response)(const CcnfExpert& e, int pw, int ph, const float* aoi, int ws,
+                            const float* sigma_t, float sigma_diag, float* scratch, float* out);
+
+    // The raw sigmoid sum r (before Sigma) of expert_response, pad16(ws^2) floats written (the
+    // padding positions hold values of an all-zero patch).
+    void (*raw_response)(const CcnfExpert& e, int pw, int ph, const float* aoi, int ws,
+                         float* scratch, float* r);
+
+    // AOI warp (warp_aoi of ccnf.hpp) from an 8-bit or float image; m: the 2x3 inverse map.
+    // out: W*W floats, writable for kPad floats past its end.
+    void (*warp_u8)(const ImageU8& img, const float* m, int W, float* out);
+    void (*warp_f32)(const ImageF& img, const float* m, int W, float* out);
+
+    // mean_shift() of meanshift.hpp on maps stored transposed: maps_t[t * ld + i] is position t
+    // of landmark i's map, ld >= n a multiple of kPad (entries i >= n readable, any finite value).
+    void (*mean_shift_t)(const float* maps_t, int ld, const int* visible, int n, int ws,
+                         const float* dx, const float* dy, const float* grid, float* out_x,
+                         float* out_y);
+
+    // Normal equations of a Gauss-Newton step over `rows` residuals and P parameters:
+    //   H[a][c] = sum_r Jw[r][a] * J[r][c]  for c <= a (lower triangle; entries c > a up to the
+    //             next multiple of kPad are written with the same sums, the rest untouched),
+    //   b[a]    = sum_r Jw[r][a] * mu[r],
+    // accumulated in float in row order from 0, rows with Jw[r][a] == 0 skipped (as the scalar
+    // loops do). J, Jw: rows x P row-major; H: P rows of stride ldh >= pad16(P).
+    void (*normal_equations)(const float* Jw, const float* J, const float* mu, int rows, int P,
+                             float* H, int ldh, float* b);
+
+    // linalg::cholesky_solve on the lower triangle of H (stride ldh, not modified): the same
+    // float/double arithmetic, element by element, with the rows below each pivot as lanes.
+    // b: the right-hand side, replaced by the solution (zeros when H is not positive definite,
+    // returning false). scratch: cholesky_scratch_floats(n) floats, 8-byte aligned.
+    bool (*cholesky_solve)(const float* H, int ldh, float* b, int n, float* scratch);
+
+    // S = mean + V q (pdm.cpp's coord3 for every coordinate): out[k] = mean[k] + (sum over
+    // modes j ascending of Vt[j * n3 + k] * q[j], from 0). Vt: m rows of n3, readable kPad
+    // floats past its end.
+    void (*shape3d)(const float* Vt, const float* mean, int n3, int m, const float* q, float* out);
+
+    // likelihoods() of nurlms.hpp on transposed maps (layout of mean_shift_t); the exp is the
+    // vectorised double exp (see the top of this file).
+    float (*likelihoods_t)(const float* maps_t, int ld, const int* visible, int n, int ws,
+                           const float* dx, const float* dy, float sigma, float* out_landmark);
+
+    // The vectorised double exp itself, on n values (for tests).
+    void (*exp)(const double* x, int n, double* out);
+};
+
+std::size_t cholesky_scratch_floats(int n);
+
+// The kernels of one level (must be supported: isa_supported(isa)).
+const Kernels& kernels(Isa isa);
+// The kernels of active_isa().
+const Kernels& kernels();
+
+// Scratch floats expert_response / raw_response need for one call.
+std::size_t response_scratch_floats(int pw, int ph, int ws);
+
+}  // namespace fastclnf

@@ -1,0 +1,270 @@
+"""SIMD kernels against the scalar reference code (cpp/kernels.hpp).
+
+Every kernel repeats the reference's float operations in the same order, so the tolerance is
+zero: fast and reference results must be bit-identical, at every SIMD level this CPU runs, on
+random AOIs and on the real faces. Also: the C++ schedule against the Python one, 8-bit against
+float images, lazily built Sigma sets on several threads, fit_batch.
+"""
+from __future__ import annotations
+
+import math
+import threading
+
+import cv2
+import numpy as np
+import pytest
+
+import fastclnf
+from fastclnf import _core
+from fastclnf import fit as F
+from fastclnf.image import to_gray
+
+from conftest import DATA_DIR
+
+F32 = np.float32
+LEVELS = _core.simd_levels()
+
+
+@pytest.fixture(scope="module")
+def model(model_dir):
+    return fastclnf.load_model(model_dir)
+
+
+@pytest.fixture(scope="module")
+def faces(reference_faces):
+    # Frontal and profile views, small faces (parts not fitted) and large ones.
+    return reference_faces[::29]
+
+
+def gray_of(face):
+    return to_gray(cv2.imread(str(DATA_DIR / face["image"]), cv2.IMREAD_COLOR))
+
+
+def flat(points):
+    p = np.asarray(points, F32)
+    return np.concatenate([p[:, 0], p[:, 1]])
+
+
+def all_models(core):
+    """(name, CoreModel, windows by scale) of the main model and every part."""
+    yield "main", core, (11, 9, 7)
+    for name, part, _, ps in core.parts:
+        yield name, part, ps.window_sizes
+
+
+def test_levels():
+    assert LEVELS[0] == "generic" and _core.simd_level() in LEVELS
+    with pytest.raises(ValueError):
+        _core._exp(np.zeros(3), isa="sse9")
+
+
+# --------------------------------------------------------------------------------------------
+# Response maps
+
+def test_responses_bit_identical_on_real_faces(model, faces):
+    """Every scale of every model, at the landmarks of the fit, on 8-bit and float images."""
+    core = model._core
+    checked = 0
+    for face in faces[:6]:
+        img = gray_of(face)
+        imgf = img.astype(F32)
+        r = model.fit(img, face["bbox"])
+        for name, cm, windows in all_models(core):
+            lm = flat(r.landmarks) if name == "main" else np.asarray(r.parts[name]["landmarks"], F32)
+            for k, ws in enumerate(windows):
+                if not ws or k >= len(cm.scales):
+                    continue
+                sig = cm.sigmas(k, ws)
+                view = _core.view_index(cm.scales[k], *r.params_global[1:4].astype(F32))
+                ref = _core.responses(imgf, cm.scales[k], sig, view, ws, lm, 0.93, 0.04,
+                                      impl="reference")
+                assert np.isfinite(ref).all() and ref.max() > 0
+                for isa in LEVELS:
+                    for im in (img, imgf):
+                        got = _core.responses(im, cm.scales[k], sig, view, ws, lm, 0.93, 0.04,
+                                              isa=isa)
+                        np.testing.assert_array_equal(got, ref, err_msg=f"{name} ws {ws} {isa}")
+                checked += 1
+    assert checked >= 6 * 4
+
+
+@pytest.mark.parametrize("ws", [3, 5, 7, 9, 11, 15])
+def test_expert_response_bit_identical_on_random_aois(model, ws):
+    core = model._core
+    scale = core.scales[0]
+    sig = _core.build_sigmas(scale, ws, view=0)
+    rng = np.random.default_rng(ws)
+    W = ws + 10
+    for trial, i in enumerate((0, 17, 36, 48, 67)):
+        aoi = (rng.random((W, W)) * 255).astype(F32)
+        if trial == 1:
+            aoi[:, :12] = 77  # constant patches: norm 0 -> 1
+        if trial == 2:
+            aoi[:] = 5  # every patch constant: z = bias
+        if trial == 3:
+            aoi = (rng.standard_normal((W, W)) * 1e4).astype(F32)  # large activations
+        for stage in ("raw", "final"):
+            for sigmas in (sig, None):
+                ref = _core.expert_response(scale, 0, i, aoi, ws, sigmas, stage=stage,
+                                            impl="reference")
+                for isa in LEVELS:
+                    got = _core.expert_response(scale, 0, i, aoi, ws, sigmas, stage=stage,
+                                                isa=isa)
+                    np.testing.assert_array_equal(got, ref, err_msg=f"{stage} {isa} i={i}")
+
+
+def test_responses_at_the_image_border(model):
+    """AOIs that leave the image take the reference sampler inside the kernel: same maps."""
+    core = model._core
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (120, 160), dtype=np.uint8)
+    g, q = F.initial_params(core, (-30.0, -20.0, 110.0, 100.0))  # face partly outside
+    lm = _core.shape2d(core.pdm, g, q)
+    sig = core.sigmas(0, 11)
+    ref = _core.responses(img, core.scales[0], sig, 0, 11, lm, 1.2, -0.1, impl="reference")
+    for isa in LEVELS:
+        for im in (img, img.astype(F32)):
+            got = _core.responses(im, core.scales[0], sig, 0, 11, lm, 1.2, -0.1, isa=isa)
+            np.testing.assert_array_equal(got, ref)
+    # Entirely outside: all-zero AOIs give the maps of constant patches.
+    far = lm + 1e4
+    ref = _core.responses(img, core.scales[0], sig, 0, 11, far, 1.0, 0.0, impl="reference")
+    for isa in LEVELS:
+        np.testing.assert_array_equal(
+            _core.responses(img, core.scales[0], sig, 0, 11, far, 1.0, 0.0, isa=isa), ref)
+
+
+# --------------------------------------------------------------------------------------------
+# Whole fits
+
+def test_fit_fast_equals_reference(model, faces):
+    """Responses, mean-shift, normal equations, Cholesky, likelihoods: the whole schedule."""
+    core = model._core
+    sched = core.schedule(fastclnf.presets.IMAGE)
+    for face in faces:
+        img = gray_of(face)
+        g, q = F.initial_params(core, face["bbox"])
+        ref = _core.detect_landmarks(img, sched, g, q, impl="reference")
+        for isa in LEVELS:
+            got = _core.detect_landmarks(img, sched, g, q, isa=isa)
+            for key in ("g", "q", "landmarks", "landmark_likelihoods"):
+                np.testing.assert_array_equal(got[key], ref[key], err_msg=f"{key} {isa}")
+            assert got["likelihood"] == ref["likelihood"]
+            for pg, pr in zip(got["parts"], ref["parts"]):
+                np.testing.assert_array_equal(pg["landmarks"], pr["landmarks"])
+
+
+@pytest.mark.parametrize("preset", ["image", "wild"])
+def test_cpp_schedule_equals_python_schedule(model, faces, preset):
+    core = model._core
+    settings = fastclnf.presets.resolve(preset)
+    for face in faces[: (6 if preset == "image" else 2)]:
+        img = gray_of(face)
+        g, q = F.initial_params(core, face["bbox"], (0.0, 0.5236, 0.0))
+        a = F.detect_landmarks(core, img, g, q, settings)
+        b = F.detect_landmarks_python(core, img, g, q, settings)
+        for key in ("g", "q", "landmarks", "landmark_likelihoods"):
+            np.testing.assert_array_equal(getattr(a, key), getattr(b, key), err_msg=key)
+        assert (a.likelihood, a.iterations, a.view, a.converged, a.fit_success, a.message) == \
+               (b.likelihood, b.iterations, b.view, b.converged, b.fit_success, b.message)
+        assert a.parts.keys() == b.parts.keys()
+        for name in a.parts:
+            assert a.parts[name]["fitted"] == b.parts[name]["fitted"]
+            assert a.parts[name]["likelihood"] == b.parts[name]["likelihood"]
+            np.testing.assert_array_equal(a.parts[name]["landmarks"], b.parts[name]["landmarks"])
+
+
+def test_too_small_face_message(model):
+    img = np.full((200, 200), 128, np.uint8)
+    r = model.fit(img, (90.0, 90.0, 12.0, 12.0))
+    core = model._core
+    g, q = F.initial_params(core, (90.0, 90.0, 12.0, 12.0))
+    b = F.detect_landmarks_python(core, img, g, q, fastclnf.presets.IMAGE)
+    assert r.fit_success == b.fit_success
+    assert r.message.startswith(b.message) if b.message else True
+
+
+# --------------------------------------------------------------------------------------------
+# Linear algebra and exponentials
+
+@pytest.mark.parametrize("n", [1, 2, 6, 16, 23, 24, 31, 38, 40, 64])
+def test_cholesky_kernel_bit_identical(n):
+    rng = np.random.default_rng(n)
+    for trial in range(6):
+        A = rng.standard_normal((n + 3, n)).astype(F32)
+        H = (A.T @ A).astype(F32)
+        if trial == 1:
+            H += np.diag(rng.uniform(0, 1e3, n)).astype(F32)  # badly scaled
+        if trial == 2 and n > 1:
+            H[n - 1, n - 1] = -1.0  # not positive definite: zero solution
+        if trial == 3:
+            H[:] = np.tril(H) + np.triu(rng.standard_normal((n, n)).astype(F32), 1)  # upper ignored
+        b = rng.standard_normal(n).astype(F32)
+        x_ref, ok_ref = _core._cholesky_solve(H, b)
+        for isa in LEVELS:
+            x, ok = _core._cholesky_solve(H, b, impl="fast", isa=isa)
+            assert ok == ok_ref
+            np.testing.assert_array_equal(x, x_ref)
+        if trial == 2 and n > 1:
+            assert not ok_ref and not x_ref.any()
+
+
+def test_float_exp_within_one_ulp_and_clamped():
+    x = np.linspace(-87, 88, 200001).astype(F32)
+    got = _core._expf(x).astype(np.float64)
+    true = np.exp(x.astype(np.float64))
+    assert (np.abs(got - true) / np.spacing(true.astype(F32)).astype(np.float64)).max() <= 1.0
+    edge = _core._expf(np.array([-1e30, -100, 100, 1e30, np.nan], F32))
+    assert edge[0] == edge[1] == _core._expf(np.array([-87], F32))[0]
+    assert edge[2] == edge[3] == _core._expf(np.array([88], F32))[0]
+    assert np.isnan(edge[4])
+
+
+def test_double_exp_within_one_ulp_of_libm():
+    x = np.linspace(-700, 700, 100001)
+    want = np.array([math.exp(v) for v in x])
+    for isa in LEVELS:
+        got = _core._exp(x, isa=isa)
+        assert (np.abs(got - want) / np.spacing(want)).max() <= 1.0
+    assert _core._exp(np.array([710.0]))[0] == math.inf
+    assert _core._exp(np.array([-750.0]))[0] == 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# Lazy Sigma sets and threads
+
+def test_lazy_sigma_set_built_once_per_view_across_threads(model):
+    scale = model._core.scales[1]
+    lazy = _core.build_sigmas(scale, 9, lazy=True)
+    assert lazy.lazy and not any(lazy.view_built(v) for v in range(scale.n_views))
+    assert lazy.sigma(2, 5) is None
+    threads = [threading.Thread(target=lazy.ensure_view, args=(2,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert lazy.view_built(2) and not lazy.view_built(0)
+    want = _core.build_sigmas(scale, 9, view=2)
+    for i in (0, 5, 67):
+        np.testing.assert_array_equal(lazy.sigma(2, i), want.sigma(2, i))
+    with pytest.raises(ValueError):
+        want.ensure_view(0)  # not lazy, view 0 not built
+    with pytest.raises(ValueError):
+        lazy.ensure_view(99)
+
+
+def test_fit_batch_matches_fit(model, faces):
+    images = [gray_of(f) for f in faces[:6]]
+    boxes = [f["bbox"] for f in faces[:6]]
+    want = [model.fit(im, b) for im, b in zip(images, boxes)]
+    for threads in (1, 2, 3, None):
+        got = model.fit_batch(images, boxes, threads=threads)
+        for w, g in zip(want, got):
+            np.testing.assert_array_equal(w.landmarks, g.landmarks)
+            np.testing.assert_array_equal(w.eye_landmarks, g.eye_landmarks)
+            assert w.likelihood == g.likelihood
+    with pytest.raises(ValueError):
+        model.fit_batch(images, boxes[:2])
+    with pytest.raises(ValueError):
+        model.fit_batch(images, boxes, threads=0)
+    assert model.fit_batch([], []) == []
