@@ -78,6 +78,10 @@ struct Kernels {
 
     // The vectorised double exp itself, on n values (for tests).
     void (*exp)(const double* x, int n, double* out);
+
+    // ccnf.hpp cholesky_inverse (Sigma building): a (N x N, overwritten), inv (N x N), acc: N
+    // doubles of scratch.
+    bool (*cholesky_inverse)(float* a, int N, float* inv, double* acc);
 };
 
 std::size_t cholesky_scratch_floats(int n);
