@@ -13,6 +13,7 @@
 
 #include "fastexp.hpp"
 #include "kernels.hpp"
+#include "parallel.hpp"
 #include "warp.hpp"
 
 namespace fastclnf {
@@ -51,36 +52,6 @@ void build_one(const CcnfExpert& e, const std::vector<std::vector<float>>* comps
     for (int r = 0; r < N; ++r)
         for (int c = 0; c < N; ++c)
             sig_t[static_cast<size_t>(c) * N + r] = sig[static_cast<size_t>(r) * N + c];
-}
-
-// Runs f(0..count-1) on up to `threads` threads (0: hardware concurrency); rethrows the first
-// exception.
-template <typename F>
-void parallel_for(int count, int threads, F f) {
-    if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
-    threads = std::max(1, std::min({threads, count, 16}));
-    if (threads == 1) {
-        for (int i = 0; i < count; ++i) f(i);
-        return;
-    }
-    std::atomic<int> next{0};
-    std::exception_ptr err;
-    std::mutex err_mu;
-    auto work = [&]() {
-        for (int i; (i = next.fetch_add(1)) < count;) {
-            try {
-                f(i);
-            } catch (...) {
-                std::lock_guard<std::mutex> g(err_mu);
-                if (!err) err = std::current_exception();
-            }
-        }
-    };
-    std::vector<std::thread> pool;
-    for (int t = 1; t < threads; ++t) pool.emplace_back(work);
-    work();
-    for (auto& t : pool) t.join();
-    if (err) std::rethrow_exception(err);
 }
 
 }  // namespace
@@ -204,59 +175,10 @@ CcnfExpert make_expert(int K, const double* norm_weights, const double* bias, co
 }
 
 bool cholesky_inverse(std::vector<float>& a, int N, float* inv) {
-    // Factor A = L L^T in place (lower triangle), the diagonal holding 1/L_ii. Float storage,
-    // double accumulators; the products of two stored floats are float products, as in OpenCV's
-    // Cholesky (spec 01 §5.5, "float Cholesky inversion").
-    float* L = a.data();
-    for (int i = 0; i < N; ++i) {
-        float* Li = L + static_cast<size_t>(i) * N;
-        for (int j = 0; j < i; ++j) {
-            const float* Lj = L + static_cast<size_t>(j) * N;
-            double s = Li[j];
-            for (int k = 0; k < j; ++k) s -= Li[k] * Lj[k];
-            Li[j] = static_cast<float>(s * Lj[j]);
-        }
-        double s = Li[i];
-        for (int k = 0; k < i; ++k) {
-            const double t = Li[k];
-            s -= t * t;
-        }
-        if (!(s >= FLT_EPSILON)) return false;
-        Li[i] = static_cast<float>(1. / std::sqrt(s));
-    }
-    // Solve L L^T X = I column block by column block. The per-element accumulation order (k
-    // ascending forward, descending backward) is the textbook one; the loops are arranged with
-    // the right-hand-side column innermost so they vectorise without reordering any sum.
-    std::vector<double> acc(N);
-    const size_t NN = static_cast<size_t>(N) * N;
-    std::fill(inv, inv + NN, 0.f);
-    // Forward: L Y = I. Row i of Y is zero beyond column i (inverse of a lower-triangular matrix),
-    // so only columns 0..i are computed (the skipped terms would subtract exact zeros).
-    for (int i = 0; i < N; ++i) {
-        const float* Li = L + static_cast<size_t>(i) * N;
-        float* Yi = inv + static_cast<size_t>(i) * N;
-        for (int j = 0; j <= i; ++j) acc[j] = (j == i) ? 1.0 : 0.0;
-        for (int k = 0; k < i; ++k) {
-            const float lik = Li[k];
-            const float* Yk = inv + static_cast<size_t>(k) * N;
-            for (int j = 0; j <= k; ++j) acc[j] -= static_cast<double>(lik * Yk[j]);
-        }
-        const double d = Li[i];
-        for (int j = 0; j <= i; ++j) Yi[j] = static_cast<float>(acc[j] * d);
-    }
-    // Backward: L^T X = Y.
-    for (int i = N - 1; i >= 0; --i) {
-        float* Xi = inv + static_cast<size_t>(i) * N;
-        for (int j = 0; j < N; ++j) acc[j] = Xi[j];
-        for (int k = N - 1; k > i; --k) {
-            const float lki = L[static_cast<size_t>(k) * N + i];
-            const float* Xk = inv + static_cast<size_t>(k) * N;
-            for (int j = 0; j < N; ++j) acc[j] -= static_cast<double>(lki * Xk[j]);
-        }
-        const double d = L[static_cast<size_t>(i) * N + i];
-        for (int j = 0; j < N; ++j) Xi[j] = static_cast<float>(acc[j] * d);
-    }
-    return true;
+    // The loops live in kernels.inc (compiled per SIMD level: the right-hand-side loops vectorise
+    // there without any reordering); see the comments there.
+    std::vector<double> acc(static_cast<size_t>(N) + kPad);
+    return kernels().cholesky_inverse(a.data(), N, inv, acc.data());
 }
 
 void expert_sigma(const CcnfExpert& e, const std::vector<std::vector<float>>* components, int ws,

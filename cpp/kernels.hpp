@@ -78,6 +78,15 @@ struct Kernels {
 
     // The vectorised double exp itself, on n values (for tests).
     void (*exp)(const double* x, int n, double* out);
+
+    // ccnf.hpp cholesky_inverse (Sigma building): a (N x N, overwritten), inv (N x N), acc: N
+    // doubles of scratch.
+    bool (*cholesky_inverse)(float* a, int N, float* inv, double* acc);
+
+    // The mode columns of the PDM Jacobian (pdm.cpp jacobian_from3d): for each point i and mode
+    // j, J[i][6+j] = s * (R0 V[i][j] + R1 V[i+n][j] + R2 V[i+2n][j]) and J[i+n][6+j] likewise with
+    // R3..R5. V: 3n x m row-major; J: 2n rows of `cols` floats (nothing else written).
+    void (*jacobian_modes)(const float* V, int n, int m, const float* R, float s, float* J, int cols);
 };
 
 std::size_t cholesky_scratch_floats(int n);

@@ -1,6 +1,8 @@
 // KDE mean-shift over CCNF response maps (spec 02 §2.5).
 #include "meanshift.hpp"
 
+#include "parallel.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -27,7 +29,8 @@ std::vector<float> kde_grid(int ws, float a) {
     const int G = static_cast<int>(static_cast<float>(ws) / kStep);
     const int N = ws * ws;
     std::vector<float> T(static_cast<size_t>(G) * G * N);
-    for (int ix = 0; ix < G; ++ix) {
+    // Rows of the table are independent: built on all cores the first time a window is used.
+    parallel_for(G, 0, [&](int ix) {
         const float gx = static_cast<float>(ix) * kStep;
         for (int iy = 0; iy < G; ++iy) {
             const float gy = static_cast<float>(iy) * kStep;
@@ -40,7 +43,7 @@ std::vector<float> kde_grid(int ws, float a) {
                 }
             }
         }
-    }
+    });
     return T;
 }
 

@@ -234,15 +234,9 @@ void jacobian_from3d(const Pdm& pdm, const Global& g, const float* S, float* J, 
         jy[4] = 0.0f;
         jx[5] = 0.0f;
         jy[5] = 1.0f;
-        if (!full) continue;
-        const float* vx = pdm.V.data() + static_cast<size_t>(i) * m;
-        const float* vy = pdm.V.data() + static_cast<size_t>(i + n) * m;
-        const float* vz = pdm.V.data() + static_cast<size_t>(i + 2 * n) * m;
-        for (int j = 0; j < m; ++j) {
-            jx[6 + j] = s * (R[0] * vx[j] + R[1] * vy[j] + R[2] * vz[j]);
-            jy[6 + j] = s * (R[3] * vx[j] + R[4] * vy[j] + R[5] * vz[j]);
-        }
     }
+    // Mode columns: s * (R row . V rows of the point), per mode (kernels.hpp, same operations).
+    if (full) kernels().jacobian_modes(pdm.V.data(), n, m, R.data(), s, J, cols);
 }
 namespace {
 void jacobian_impl(const Pdm& pdm, const Global& g, const float* q, float* J, bool full) {

@@ -1,0 +1,77 @@
+"""CI speed gate: the SIMD kernels must stay well ahead of the scalar reference path.
+
+Both paths run in the same process on the same real faces and AOIs, interleaved, best of
+several rounds, so the ratio holds on a loaded or throttled machine where absolute milliseconds
+do not (no absolute times are checked). The required factors are about 2/3 of what a 2-core
+Xeon (AVX-512) measures, to leave room for a noisy 2-core CI box:
+
+    level     responses ws 11   whole fit     measured (responses / fit)
+    generic        1.3x            1.2x        2.0x / 1.8x
+    avx2           2.8x            2.3x        4.2x / 3.5x
+    avx512         3.5x            2.8x        6.0x / 4.2x
+"""
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+import fastclnf
+from fastclnf import _core
+from fastclnf import fit as F
+from fastclnf.image import to_gray
+
+from conftest import DATA_DIR
+
+GATES = {"generic": (1.3, 1.2), "avx2": (2.8, 2.3), "avx512": (3.5, 2.8)}
+
+
+@pytest.fixture(scope="module")
+def cases(model_dir, reference_faces):
+    model = fastclnf.load_model(model_dir)
+    core = model._core
+    out = []
+    for face in reference_faces[::43]:  # 8 faces, frontal and profile, with and without parts
+        img = to_gray(cv2.imread(str(DATA_DIR / face["image"]), cv2.IMREAD_COLOR))
+        r = model.fit(img, face["bbox"])
+        lm = np.concatenate([r.landmarks[:, 0], r.landmarks[:, 1]]).astype(np.float32)
+        g, q = F.initial_params(core, face["bbox"])
+        out.append((img, lm, r.view, g, q))
+    return core, out
+
+
+def best_ratio(fast, reference, rounds):
+    """min(reference) / min(fast) over interleaved rounds."""
+    tf = tr = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fast()
+        tf = min(tf, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        reference()
+        tr = min(tr, time.perf_counter() - t0)
+    return tr / tf
+
+
+@pytest.mark.parametrize("isa", _core.simd_levels())
+def test_kernels_beat_reference(cases, isa):
+    core, items = cases
+    scale, sig = core.scales[0], core.sigmas(0, 11)
+    sched = core.schedule(fastclnf.presets.IMAGE)
+    need_resp, need_fit = GATES[isa]
+
+    def responses(impl):
+        return lambda: [_core.responses(img, scale, sig, view, 11, lm, 0.93, 0.04, impl=impl,
+                                        isa=isa) for img, lm, view, _, _ in items]
+
+    def fits(impl):
+        return lambda: [_core.detect_landmarks(img, sched, g, q, impl=impl, isa=isa)
+                        for img, _, _, g, q in items]
+
+    responses("fast")()  # Sigma views built outside the timing
+    r = best_ratio(responses("fast"), responses("reference"), rounds=4)
+    f = best_ratio(fits("fast"), fits("reference"), rounds=3)
+    assert r >= need_resp, f"{isa}: responses only {r:.2f}x faster than the reference (gate {need_resp}x)"
+    assert f >= need_fit, f"{isa}: whole fit only {f:.2f}x faster than the reference (gate {need_fit}x)"
