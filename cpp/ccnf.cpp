@@ -437,7 +437,7 @@ namespace {
 // The AOI copied into a buffer with the kernels' read slack.
 std::vector<float> padded_aoi(const float* aoi, int pw, int ws) {
     const size_t W = static_cast<size_t>(ws + pw - 1);
-    std::vector<float> a(W * W + kPad, 0.f);
+    std::vector<float> a(W * W + kAoiSlack, 0.f);
     std::copy(aoi, aoi + W * W, a.begin());
     return a;
 }
@@ -494,9 +494,9 @@ void responses_impl(const Image& img, const CcnfScale& scale, const SigmaSet& si
     const size_t map_size = static_cast<size_t>(ws) * ws;
     const auto& k = kernels(isa);
     // One buffer for the whole scale: AOI (+ slack), response scratch.
-    std::vector<float> buf(static_cast<size_t>(W) * W + kPad + response_scratch_floats(scale.pw, scale.ph, ws));
+    std::vector<float> buf(static_cast<size_t>(W) * W + kAoiSlack + response_scratch_floats(scale.pw, scale.ph, ws));
     float* aoi = buf.data();
-    float* scratch = aoi + static_cast<size_t>(W) * W + kPad;
+    float* scratch = aoi + static_cast<size_t>(W) * W + kAoiSlack;
     for (int i = 0; i < n; ++i) {
         const size_t idx = static_cast<size_t>(view) * n + i;
         if (!scale.visibility[idx]) continue;  // map left untouched (§5.2)

@@ -22,12 +22,14 @@ namespace fastclnf {
 // Positions, rows and columns are padded to multiples of this (the widest vector, 16 floats).
 constexpr int kPad = 16;
 inline int pad16(int n) { return (n + kPad - 1) / kPad * kPad; }
+// Floats an AOI buffer must stay readable (and writable, for the warp) past its end.
+constexpr int kAoiSlack = 2 * kPad;
 
 struct Kernels {
     Isa isa;
 
     // Response map of one CCNF expert (spec 01 §5.3-5.6), identical to expert_response():
-    //   aoi:      (ws+pw-1)^2 samples, readable for kPad floats past its end;
+    //   aoi:      (ws+pw-1)^2 samples, readable for kAoiSlack floats past its end;
     //   sigma_t:  Sigma transposed (N = ws^2; sigma_t[c * N + row] = Sigma[row][c]) with kPad
     //             floats of slack, see SigmaSet; or null for the diagonal sigma_diag * I;
     //   scratch:  response_scratch_floats(pw, ph, ws) floats;
@@ -41,7 +43,7 @@ struct Kernels {
                          float* scratch, float* r);
 
     // AOI warp (warp_aoi of ccnf.hpp) from an 8-bit or float image; m: the 2x3 inverse map.
-    // out: W*W floats, writable for kPad floats past its end.
+    // out: W*W floats, writable for kAoiSlack floats past its end.
     void (*warp_u8)(const ImageU8& img, const float* m, int W, float* out);
     void (*warp_f32)(const ImageF& img, const float* m, int W, float* out);
 
