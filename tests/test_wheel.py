@@ -73,8 +73,9 @@ def test_wheel_repair_install_and_fit(tmp_path, auditwheel):
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
         entry_points = z.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
-    cores = [n for n in names if n.startswith("fastclnf/_core.")]
+    cores = [n for n in names if n.startswith("fastclnf/_core.") and not n.endswith(".pyi")]
     assert len(cores) == 1, cores
+    assert "fastclnf/_core.pyi" in names and "fastclnf/py.typed" in names
     assert "fastclnf/__pyinstaller/hook-fastclnf.py" in names
     assert "[pyinstaller40]" in entry_points and "fastclnf.__pyinstaller:get_hook_dirs" in entry_points
     assert "fastclnf = fastclnf.cli:main" in entry_points
