@@ -243,7 +243,8 @@ ScaleResult fit_scale_impl(const Image& img, const Pdm& pdm, const CcnfScale& sc
     PhaseOutput nonrigid = nurlms_phase(in, s, false, g, q);
     res.nonrigid_iterations = nonrigid.updates;
     res.converged = nonrigid.converged;
-    if (s.likelihood) {
+    if (s.likelihood || g[0] < s.likelihood_below_scale) {
+        res.has_likelihood = true;
         res.landmark_likelihoods.assign(n, 0.f);
         res.model_likelihood =
             in.kernels ? in.kernels->likelihoods_t(in.maps_t, in.ld, in.visible, n, s.ws,
