@@ -50,7 +50,7 @@ namespace avx2 {
 }  // namespace avx2
 FCL_TARGET_POP
 
-FCL_TARGET_PUSH("avx2,bmi,bmi2,popcnt,f16c,avx512f,avx512bw,avx512dq,avx512vl,prefer-vector-width=512")
+FCL_TARGET_PUSH("avx2,bmi,bmi2,popcnt,f16c,avx512f,avx512bw,avx512dq,avx512vl")
 namespace avx512 {
 #define FCL_W 16
 #define FCL_ISA Isa::avx512

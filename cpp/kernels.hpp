@@ -38,7 +38,7 @@ struct Kernels {
                             const float* sigma_t, float sigma_diag, float* scratch, float* out);
 
     // The raw sigmoid sum r (before Sigma) of expert_response, pad16(ws^2) floats written (the
-    // padding positions hold values of an all-zero patch).
+    // padding positions hold unspecified finite values).
     void (*raw_response)(const CcnfExpert& e, int pw, int ph, const float* aoi, int ws,
                          float* scratch, float* r);
 
@@ -58,14 +58,16 @@ struct Kernels {
     //             next multiple of kPad are written with the same sums, the rest untouched),
     //   b[a]    = sum_r Jw[r][a] * mu[r],
     // accumulated in float in row order from 0, rows with Jw[r][a] == 0 skipped (as the scalar
-    // loops do). J, Jw: rows x P row-major; H: P rows of stride ldh >= pad16(P).
+    // loops do). J, Jw: rows x P row-major, readable kPad floats past their ends; H: P rows of
+    // stride ldh >= pad16(P).
     void (*normal_equations)(const float* Jw, const float* J, const float* mu, int rows, int P,
                              float* H, int ldh, float* b);
 
     // linalg::cholesky_solve on the lower triangle of H (stride ldh, not modified): the same
     // float/double arithmetic, element by element, with the rows below each pivot as lanes.
     // b: the right-hand side, replaced by the solution (zeros when H is not positive definite,
-    // returning false). scratch: cholesky_scratch_floats(n) floats, 8-byte aligned.
+    // returning false). scratch: cholesky_scratch_floats(n) floats, 8-byte aligned. Below
+    // n = 24 it copies the triangle and runs linalg::cholesky_solve itself (faster there).
     bool (*cholesky_solve)(const float* H, int ldh, float* b, int n, float* scratch);
 
     // S = mean + V q (pdm.cpp's coord3 for every coordinate): out[k] = mean[k] + (sum over

@@ -1,6 +1,7 @@
 #include "nurlms.hpp"
 
 #include <cmath>
+#include <cstdint>
 
 #include "linalg.hpp"
 #include "meanshift.hpp"
@@ -13,9 +14,9 @@ namespace {
 // is exact anyway.
 inline float map_centre(int ws) { return static_cast<float>((ws - 1) / 2); }
 
-double shape_distance(const std::vector<float>& a, const std::vector<float>& b) {
+double shape_distance(const float* a, const float* b, int len) {
     double s = 0.0;
-    for (size_t k = 0; k < a.size(); ++k) {
+    for (int k = 0; k < len; ++k) {
         const double d = static_cast<double>(a[k]) - static_cast<double>(b[k]);
         s += d * d;
     }
@@ -31,14 +32,42 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
     const int P = rigid ? 6 : 6 + m;
     const int ws = s.ws;
 
+    // All work arrays in one zero-filled allocation. J and W J carry kPad floats of slack: the
+    // normal-equations kernel reads whole vectors.
+    const int ldh = pad16(P);
+    const size_t nJ = static_cast<size_t>(2 * n) * P + kPad;
+    const size_t nchol = in.kernels ? cholesky_scratch_floats(P) : 0;
+    std::vector<float> arena(P + 2 * n + 2 * n + 2 * n + 2 * nJ + 2 * n + 2 * n + P * P + P + 3 * n +
+                             (in.kernels ? P * ldh : 0) + nchol + 16, 0.f);
+    float* next = arena.data();
+    auto take = [&next](size_t count) {
+        float* p = next;
+        next += count;
+        return p;
+    };
+    float* lambda = take(P);
+    float* w = take(2 * n);
+    float* shape = take(2 * n);
+    float* prev = take(2 * n);
+    float* J = take(nJ);
+    float* Jw = take(nJ);
+    float* msx = take(n);
+    float* msy = take(n);
+    float* mu = take(2 * n);
+    float* H = take(static_cast<size_t>(P) * P);
+    float* b = take(P);
+    float* S = take(3 * n);
+    float* Hp = take(in.kernels ? static_cast<size_t>(P) * ldh : 0);
+    next += (reinterpret_cast<uintptr_t>(next) / sizeof(float)) & 1;  // 8-byte aligned for doubles
+    float* chol = take(nchol);
+
     // Regulariser (spec 02 §2.6): none on the pose, reg/lambda_k on shape mode k.
-    std::vector<float> lambda(P, 0.f);
     if (!rigid)
         for (int k = 0; k < m; ++k) lambda[6 + k] = s.reg / pdm.eig[k];
 
     // Diagonal weights W (x rows then y rows).
     const bool weighted = s.weight > 0.f;
-    std::vector<float> w(2 * n, 1.f);
+    for (int r = 0; r < 2 * n; ++r) w[r] = 1.f;
     if (weighted)
         for (int i = 0; i < n; ++i) w[i] = w[i + n] = s.weight * in.confidence[i];
     // The full Jacobian skips the weighting when trace(W) == 2n (spec 01 §3.4 quirk); the rigid
@@ -46,7 +75,7 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
     bool apply_w = weighted;
     if (weighted && !rigid) {
         float tr = 0.f;
-        for (float v : w) tr += v;
+        for (int r = 0; r < 2 * n; ++r) tr += w[r];
         apply_w = tr != static_cast<float>(2 * n);
     }
 
@@ -55,24 +84,16 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
     out.dx.assign(n, 0.f);
     out.dy.assign(n, 0.f);
 
-    // J and W J carry kPad floats of slack: the normal-equations kernel reads whole vectors.
-    const int ldh = pad16(P);
-    std::vector<float> shape(2 * n), prev(2 * n), J(static_cast<size_t>(2 * n) * P + kPad, 0.f), Jw;
-    std::vector<float> msx(n), msy(n), mu(2 * n), H(static_cast<size_t>(P) * P), b(P), S(3 * n);
-    std::vector<float> Hp(in.kernels ? static_cast<size_t>(P) * ldh : 0);
-    std::vector<float> chol(in.kernels ? cholesky_scratch_floats(P) : 0);
-    Jw.resize(J.size());
-
     for (int t = 0; t < s.iterations; ++t) {
-        shape3d(pdm, q, S.data());  // shared by the 2-D shape and the Jacobian
-        shape2d_from3d(pdm, g, S.data(), shape.data());
-        if (t > 0 && shape_distance(shape, prev) < 0.01) {
+        shape3d(pdm, q, S);  // shared by the 2-D shape and the Jacobian
+        shape2d_from3d(pdm, g, S, shape);
+        if (t > 0 && shape_distance(shape, prev, 2 * n) < 0.01) {
             out.converged = true;
             break;
         }
-        prev = shape;
+        std::copy_n(shape, 2 * n, prev);
 
-        jacobian_from3d(pdm, g, S.data(), J.data(), !rigid);
+        jacobian_from3d(pdm, g, S, J, !rigid);
 
         // Offsets of the current shape from the base, in map coordinates.
         for (int i = 0; i < n; ++i) {
@@ -83,54 +104,50 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
         }
         if (in.kernels)
             in.kernels->mean_shift_t(in.maps_t, in.ld, in.visible, n, ws, out.dx.data(),
-                                     out.dy.data(), in.grid, msx.data(), msy.data());
+                                     out.dy.data(), in.grid, msx, msy);
         else
-            mean_shift(in.maps, in.visible, n, ws, out.dx.data(), out.dy.data(), in.grid,
-                       msx.data(), msy.data());
+            mean_shift(in.maps, in.visible, n, ws, out.dx.data(), out.dy.data(), in.grid, msx, msy);
         // Back to the image frame; invisible landmarks neither pull nor count (spec 02 §2.4 s7).
         for (int i = 0; i < n; ++i) {
             if (!in.visible[i]) {
                 mu[i] = mu[i + n] = 0.f;
-                std::fill(J.begin() + static_cast<size_t>(i) * P,
-                          J.begin() + static_cast<size_t>(i + 1) * P, 0.f);
-                std::fill(J.begin() + static_cast<size_t>(i + n) * P,
-                          J.begin() + static_cast<size_t>(i + n + 1) * P, 0.f);
+                std::fill_n(J + static_cast<size_t>(i) * P, P, 0.f);
+                std::fill_n(J + static_cast<size_t>(i + n) * P, P, 0.f);
                 continue;
             }
             mu[i] = in.Ainv[0] * msx[i] + in.Ainv[1] * msy[i];
             mu[i + n] = in.Ainv[2] * msx[i] + in.Ainv[3] * msy[i];
         }
         // W J (rows scaled), kept row-major 2n x P; J_w^T is its transpose.
-        const std::vector<float>* JW = &J;
+        const float* JW = J;
         if (apply_w) {
             for (int r = 0; r < 2 * n; ++r)
                 for (int c = 0; c < P; ++c)
                     Jw[static_cast<size_t>(r) * P + c] = w[r] * J[static_cast<size_t>(r) * P + c];
-            JW = &Jw;
+            JW = Jw;
         }
         // b = J_w^T mu - Lambda q ; H = J_w^T J + Lambda (only H's lower triangle is read)
         if (in.kernels) {
-            in.kernels->normal_equations(JW->data(), J.data(), mu.data(), 2 * n, P, Hp.data(),
-                                         ldh, b.data());
+            in.kernels->normal_equations(JW, J, mu, 2 * n, P, Hp, ldh, b);
             if (!rigid)
                 for (int k = 0; k < m; ++k) {
                     b[6 + k] -= lambda[6 + k] * q[k];
                     Hp[static_cast<size_t>(6 + k) * ldh + 6 + k] += lambda[6 + k];
                 }
             // b becomes the update (zero if singular)
-            in.kernels->cholesky_solve(Hp.data(), ldh, b.data(), P, chol.data());
+            in.kernels->cholesky_solve(Hp, ldh, b, P, chol);
         } else {
-            std::fill(b.begin(), b.end(), 0.f);
-            std::fill(H.begin(), H.end(), 0.f);
+            std::fill_n(b, P, 0.f);
+            std::fill_n(H, static_cast<size_t>(P) * P, 0.f);
             for (int r = 0; r < 2 * n; ++r) {
-                const float* jw = JW->data() + static_cast<size_t>(r) * P;
-                const float* j = J.data() + static_cast<size_t>(r) * P;
+                const float* jw = JW + static_cast<size_t>(r) * P;
+                const float* j = J + static_cast<size_t>(r) * P;
                 const float mr = mu[r];
                 for (int a = 0; a < P; ++a) {
                     const float v = jw[a];
                     if (v == 0.f) continue;
                     b[a] += v * mr;
-                    float* h = H.data() + static_cast<size_t>(a) * P;
+                    float* h = H + static_cast<size_t>(a) * P;
                     for (int c = 0; c < P; ++c) h[c] += v * j[c];
                 }
             }
@@ -139,9 +156,9 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
                     b[6 + k] -= lambda[6 + k] * q[k];
                     H[static_cast<size_t>(6 + k) * P + 6 + k] += lambda[6 + k];
                 }
-            linalg::cholesky_solve(H.data(), b.data(), P);  // b becomes the update (0 if singular)
+            linalg::cholesky_solve(H, b, P);  // b becomes the update (0 if singular)
         }
-        apply_update(g, q, m, b.data(), P);
+        apply_update(g, q, m, b, P);
         clamp_local(pdm, q);  // also in the rigid phase (spec 02 §2.4 step 12)
         out.updates++;
     }
@@ -226,7 +243,8 @@ ScaleResult fit_scale_impl(const Image& img, const Pdm& pdm, const CcnfScale& sc
     PhaseOutput nonrigid = nurlms_phase(in, s, false, g, q);
     res.nonrigid_iterations = nonrigid.updates;
     res.converged = nonrigid.converged;
-    if (s.likelihood) {
+    if (s.likelihood || g[0] < s.likelihood_below_scale) {
+        res.has_likelihood = true;
         res.landmark_likelihoods.assign(n, 0.f);
         res.model_likelihood =
             in.kernels ? in.kernels->likelihoods_t(in.maps_t, in.ld, in.visible, n, s.ws,

@@ -21,6 +21,10 @@ struct ScaleSettings {
     float reg = 25.f;       // shape regularisation
     float weight = 0.f;     // NU-RLMS weight factor (0: plain RLMS, W = I)
     bool likelihood = false;  // compute likelihoods after the non-rigid phase
+    // ... or only when the PDM scale ends below `likelihood_below_scale` (a schedule that keeps
+    // just the last visited scale's likelihood needs it from an earlier scale only when it stops
+    // there because the face became too small); 0 = never.
+    float likelihood_below_scale = 0.f;
 };
 
 struct ScaleResult {
@@ -28,8 +32,9 @@ struct ScaleResult {
     int rigid_iterations = 0;     // updates applied in the rigid phase
     int nonrigid_iterations = 0;  // updates applied in the non-rigid phase
     bool converged = false;       // non-rigid phase stopped on the 0.01 px test
-    float model_likelihood = 0.f; // only if settings.likelihood
-    std::vector<float> landmark_likelihoods;  // n, only if settings.likelihood
+    bool has_likelihood = false;  // the likelihoods below were computed
+    float model_likelihood = 0.f;
+    std::vector<float> landmark_likelihoods;  // n
 };
 
 // Inputs of one NU-RLMS phase that stay fixed while it iterates.

@@ -344,7 +344,11 @@ int params_from_landmarks(const Pdm& pdm, const float* landmarks2n, const std::a
         if (landmarks2n[i] != 0.0f) keep.push_back(i);
     if (keep.empty())
         throw std::invalid_argument("params_from_landmarks: every landmark is missing (x == 0)");
-    const Pdm red = reduce_pdm(pdm, keep);
+    // With every landmark present (the usual case: part targets and merged points) the reduced
+    // PDM is the PDM itself; no copy.
+    Pdm reduced;
+    if (static_cast<int>(keep.size()) != n_full) reduced = reduce_pdm(pdm, keep);
+    const Pdm& red = static_cast<int>(keep.size()) == n_full ? pdm : reduced;
     const int n = red.n, rows = 2 * n, cols = 6 + m;
     std::vector<float> L(rows);
     for (int k = 0; k < n; ++k) {

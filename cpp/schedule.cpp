@@ -13,13 +13,21 @@ ModelFit run_schedule(const Image& img, const ModelSchedule& s, const Global& g0
     ModelFit st;
     st.g = g0;
     st.q = q0;
-    for (const ScaleStep& step : s.steps) {
-        const ScaleResult r = fit_scale(img, pdm, *step.scale, *step.sigmas, step.grid,
-                                        step.settings, st.g, st.q.data(), opt);
+    for (size_t k = 0; k < s.steps.size(); ++k) {
+        const ScaleStep& step = s.steps[k];
+        // Only the last visited scale's likelihood is kept (spec 02 §2.2 note): compute it at the
+        // last step, or where the loop stops early (face too small).
+        ScaleSettings settings = step.settings;
+        if (settings.likelihood && k + 1 < s.steps.size()) {
+            settings.likelihood = false;
+            settings.likelihood_below_scale = 0.25f;
+        }
+        const ScaleResult r = fit_scale(img, pdm, *step.scale, *step.sigmas, step.grid, settings,
+                                        st.g, st.q.data(), opt);
         st.view = r.view;
         st.iterations += r.rigid_iterations + r.nonrigid_iterations;
         st.converged = r.converged;
-        if (step.settings.likelihood) {
+        if (r.has_likelihood) {
             // The likelihood kept is the one of the last visited scale (spec 02 §2.2 note).
             st.has_likelihood = true;
             st.likelihood = r.model_likelihood;

@@ -89,7 +89,6 @@ class CoreModel:
                     self._grids[key] = table
         return table
 
-
     def scale_steps(self, windows, sigma: float, reg: float, weight: float, iterations: int,
                     refine_parameters: bool) -> list:
         """The scales :func:`run_schedule` visits, as data for the C++ schedule: per visited scale

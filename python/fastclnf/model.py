@@ -281,8 +281,8 @@ class Model:
             _model=self,
         )
 
-
-    def fit_batch(self, images: Sequence[np.ndarray], boxes: Sequence, preset: Union[str, FitSettings] = "image",
+    def fit_batch(self, images: Sequence[np.ndarray], boxes: Sequence,
+                  preset: Union[str, FitSettings] = "image",
                   threads: Optional[int] = None) -> List[Result]:
         """:meth:`fit` of each ``(images[k], boxes[k])`` pair, on up to `threads` threads.
 
@@ -294,7 +294,8 @@ class Model:
         if len(images) != len(boxes):
             raise ValueError(f"fit_batch: {len(images)} images but {len(boxes)} boxes")
         if threads is None:
-            threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+            threads = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                       else os.cpu_count() or 1)
         if not isinstance(threads, int) or threads < 1:
             raise ValueError(f"threads must be a positive int or None, got {threads!r}")
         threads = min(threads, len(images)) or 1
