@@ -168,6 +168,17 @@ class Model:
                     self._mtcnn = prepare_mtcnn(read_mtcnn(path))
         return self._mtcnn
 
+    def _validate(self, gray: np.ndarray, state, settings: FitSettings) -> Tuple[float, bool]:
+        """(certainty, success) of a fit (spec 02 §2.1 step 5): the CNN validator when it is on
+        and the fit succeeded, else 1/0 from the fit's own success."""
+        validator = self._get_validator() if settings.validate else None
+        if validator is not None and state.fit_success:
+            from .validate import validate
+
+            c = validate(validator, gray, _as_points(state.landmarks), state.g[1:4])
+            return c, bool(c > settings.validation_boundary)
+        return (1.0 if state.fit_success else 0.0), bool(state.fit_success)
+
     def _gaze(self, r: "Result"):
         from .gaze import EyeFit, estimate_gaze
 
@@ -247,17 +258,9 @@ class Model:
         rows, cols = gray.shape
         if box[0] < 0 or box[1] < 0 or box[0] + box[2] > cols or box[1] + box[3] > rows:
             message = (message + "; " if message else "") + "box extends outside the image"
-        # Validation (spec 02 §2.1 step 5). Hypotheses are chosen by likelihood alone, so
-        # validating only the kept one gives OpenFace's outputs.
-        validator = self._get_validator() if settings.validate else None
-        if validator is not None and state.fit_success:
-            from .validate import validate
-
-            certainty = validate(validator, gray, _as_points(state.landmarks), state.g[1:4])
-            success = certainty > settings.validation_boundary
-        else:
-            certainty = 1.0 if state.fit_success else 0.0
-            success = state.fit_success
+        # Hypotheses are chosen by likelihood alone, so validating only the kept one gives
+        # OpenFace's outputs.
+        certainty, success = self._validate(gray, state, settings)
         eyes = [state.parts[name]["landmarks"] for name in _EYE_PARTS if name in state.parts]
         eye_landmarks = (np.concatenate([_as_points(e) for e in eyes]) if eyes
                          else np.zeros((0, 2)))

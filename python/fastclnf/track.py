@@ -163,16 +163,9 @@ class _Fitter:
         # (spec 02 §6.3 step 3.3); the user's multi_view only matters there, and OpenFace
         # forces it on and then clears it.
         self.detect_settings = dataclasses.replace(settings, multi_view=True)
-        self.validator = model._get_validator() if settings.validate else None
 
     def _validate(self, frame: _Frame, st: FitState) -> Tuple[float, bool]:
-        # Spec 02 §2.1 step 5.
-        if self.validator is not None and st.fit_success:
-            from .validate import validate
-
-            c = validate(self.validator, frame.gray, _as_points(st.landmarks), st.g[1:4])
-            return c, c > self.settings.validation_boundary
-        return (1.0 if st.fit_success else 0.0), bool(st.fit_success)
+        return self.model._validate(frame.gray, st, self.settings)
 
     def track(self, face: _FaceModel, frame: _Frame) -> bool:
         """One tracking fit from the face's (g, q) (spec 02 §6.3 step 2); returns its success."""
