@@ -4,6 +4,20 @@
 
 namespace fastclnf::bindings {
 
+namespace {
+ScaleSettings scale_settings(int ws, int iterations, float sigma, float reg, float weight,
+                             bool likelihood) {
+    ScaleSettings s;
+    s.ws = ws;
+    s.iterations = iterations;
+    s.sigma = sigma;
+    s.reg = reg;
+    s.weight = weight;
+    s.likelihood = likelihood;
+    return s;
+}
+}  // namespace
+
 void register_nurlms(py::module_& m) {
     m.def(
         "fit_scale",
@@ -24,13 +38,7 @@ void register_nurlms(py::module_& m) {
             std::copy(g.data(), g.data() + 6, gg.begin());
             py::array_t<float> q_out(pdm.m);
             std::copy(q.data(), q.data() + pdm.m, q_out.mutable_data());
-            ScaleSettings s;
-            s.ws = ws;
-            s.iterations = iterations;
-            s.sigma = sigma;
-            s.reg = reg;
-            s.weight = weight;
-            s.likelihood = likelihood;
+            const ScaleSettings s = scale_settings(ws, iterations, sigma, reg, weight, likelihood);
             ScaleResult r;
             {
                 py::gil_scoped_release release;
@@ -87,12 +95,7 @@ void register_nurlms(py::module_& m) {
             std::copy(A.data(), A.data() + 4, in.A.begin());
             in.Ainv = invert2x2(in.A);
             in.grid = grid.data();
-            ScaleSettings s;
-            s.ws = ws;
-            s.iterations = iterations;
-            s.sigma = sigma;
-            s.reg = reg;
-            s.weight = weight;
+            const ScaleSettings s = scale_settings(ws, iterations, sigma, reg, weight, false);
             Global gg;
             std::copy(g.data(), g.data() + 6, gg.begin());
             py::array_t<float> q_out(pdm.m);

@@ -63,31 +63,27 @@ class CoreModel:
     def m(self) -> int:
         return self.pdm.m
 
-    def sigmas(self, k: int, ws: int):
-        key = (k, ws)
-        table = self._sigmas.get(key)
-        if table is None:
+    def _cached(self, store: dict, key, build):
+        """store[key], built once under the lock (double-checked: reads need no lock)."""
+        value = store.get(key)
+        if value is None:
             with self._lock:
-                table = self._sigmas.get(key)
-                if table is None:
-                    # Views are built when a fit first selects them (thread-safe, in C++).
-                    table = _core.build_sigmas(self.scales[k], ws, lazy=True)
-                    self._sigmas[key] = table
-        return table
+                value = store.get(key)
+                if value is None:
+                    value = build()
+                    store[key] = value
+        return value
+
+    def sigmas(self, k: int, ws: int):
+        # Views are built when a fit first selects them (thread-safe, in C++).
+        return self._cached(self._sigmas, (k, ws),
+                            lambda: _core.build_sigmas(self.scales[k], ws, lazy=True))
 
     def grid(self, ws: int, a: float) -> np.ndarray:
         # OpenFace caches the grid by ws only, keeping the sigma of first use (spec 02 §2.5);
         # keyed by (ws, a) here, which is identical for every standard schedule and correct
         # when one model object is used with several presets.
-        key = (ws, float(a))
-        table = self._grids.get(key)
-        if table is None:
-            with self._lock:
-                table = self._grids.get(key)
-                if table is None:
-                    table = _core.kde_grid(ws, a)
-                    self._grids[key] = table
-        return table
+        return self._cached(self._grids, (ws, float(a)), lambda: _core.kde_grid(ws, a))
 
     def scale_steps(self, windows, sigma: float, reg: float, weight: float, iterations: int,
                     refine_parameters: bool) -> list:
@@ -109,24 +105,21 @@ class CoreModel:
         """The per-fit schedule of `settings` (main scales, then the parts) as a `_core.Schedule`,
         built once per (settings, windows) and then shared read-only."""
         windows = tuple(settings.windows if windows is None else windows)
-        key = (settings, windows)
-        sched = self._schedules.get(key)
-        if sched is None:
-            with self._lock:
-                sched = self._schedules.get(key)
-                if sched is None:
-                    main = (self.pdm, self.scale_steps(windows, settings.sigma, settings.reg_factor,
-                                                       settings.weight_factor, settings.iterations,
-                                                       settings.refine_parameters))
-                    parts = []
-                    if settings.refine_hierarchical:
-                        for _, part, mapping, ps in self.parts:
-                            steps = part.scale_steps(ps.window_sizes, ps.sigma, ps.reg_factor,
-                                                     ps.weight_factor, ps.iterations, False)
-                            parts.append((part.pdm, steps, mapping, 0.9 * part.patch_scaling[0]))
-                    sched = _core.Schedule(main, parts)
-                    self._schedules[key] = sched
-        return sched
+
+        def build():
+            main = (self.pdm, self.scale_steps(windows, settings.sigma, settings.reg_factor,
+                                               settings.weight_factor, settings.iterations,
+                                               settings.refine_parameters))
+            parts = []
+            if settings.refine_hierarchical:
+                for _, part, mapping, ps in self.parts:
+                    steps = part.scale_steps(ps.window_sizes, ps.sigma, ps.reg_factor,
+                                             ps.weight_factor, ps.iterations, False)
+                    parts.append((part.pdm, steps, mapping, 0.9 * part.patch_scaling[0]))
+            return _core.Schedule(main, parts)
+
+        # The lock is re-entrant: building a schedule fills the Sigma and grid caches too.
+        return self._cached(self._schedules, (settings, windows), build)
 
 
 def scale_parameters(settings_sigma: float, settings_reg: float, settings_weight: float,

@@ -123,6 +123,45 @@ def _as_points(flat: np.ndarray) -> np.ndarray:
     return np.stack([flat[:n], flat[n:]], axis=1).astype(np.float64)
 
 
+def _resolve_intrinsics(intrinsics, shape) -> np.ndarray:
+    """(fx, fy, cx, cy) as float64: the given ones checked, or OpenFace's defaults for an image
+    of `shape` (spec 03 §6.1)."""
+    if intrinsics is None:
+        from .pose import default_intrinsics
+
+        intrinsics = default_intrinsics(shape[1], shape[0])
+    k = np.asarray(intrinsics, dtype=np.float64).reshape(-1)
+    if k.size != 4 or not np.all(np.isfinite(k)) or np.any(k[:2] <= 0):
+        raise ValueError(f"intrinsics must be (fx, fy, cx, cy) with fx, fy > 0, got {intrinsics}")
+    return k
+
+
+def _result_fields(state, *, certainty: float, success: bool, bbox, intrinsics, model,
+                   message: str, no_eyes=np.zeros((0, 2))) -> dict:
+    """Keyword arguments of a Result from a fit state (FitState or a tracker's face state, which
+    carry the same fields). `no_eyes` is what eye_landmarks hold when no eye part has run."""
+    eyes = [state.parts[name]["landmarks"] for name in _EYE_PARTS if name in state.parts]
+    return dict(
+        landmarks=_as_points(state.landmarks),
+        eye_landmarks=np.concatenate([_as_points(e) for e in eyes]) if eyes else no_eyes,
+        params_global=np.asarray(state.g, np.float64),
+        params_local=np.asarray(state.q, np.float64),
+        likelihood=float(state.likelihood),
+        converged=bool(state.converged and state.fit_success),
+        fit_success=bool(state.fit_success),
+        iterations=int(state.iterations),
+        view=int(state.view),
+        bbox=np.asarray(bbox, np.float64),
+        message=message,
+        certainty=float(certainty),
+        success=bool(success),
+        intrinsics=intrinsics,
+        landmark_likelihoods=state.landmark_likelihoods,
+        parts=state.parts,
+        _model=model,
+    )
+
+
 class Model:
     """An OpenFace CLNF model (PDM, CCNF patch experts, part models) ready to fit faces.
 
@@ -245,13 +284,7 @@ class Model:
         settings = resolve(preset)
         gray = to_gray(image)
         box = check_box(bbox, gray.shape)
-        if intrinsics is None:
-            from .pose import default_intrinsics
-
-            intrinsics = default_intrinsics(gray.shape[1], gray.shape[0])
-        intrinsics = np.asarray(intrinsics, dtype=np.float64).reshape(-1)
-        if intrinsics.size != 4 or not np.all(np.isfinite(intrinsics)) or np.any(intrinsics[:2] <= 0):
-            raise ValueError(f"intrinsics must be (fx, fy, cx, cy) with fx, fy > 0, got {intrinsics}")
+        intrinsics = _resolve_intrinsics(intrinsics, gray.shape)
         # The core samples the 8-bit image directly (exactly as its float copy would be).
         state = fit_from_box(self._core, gray, box, settings)
         message = state.message
@@ -261,28 +294,8 @@ class Model:
         # Hypotheses are chosen by likelihood alone, so validating only the kept one gives
         # OpenFace's outputs.
         certainty, success = self._validate(gray, state, settings)
-        eyes = [state.parts[name]["landmarks"] for name in _EYE_PARTS if name in state.parts]
-        eye_landmarks = (np.concatenate([_as_points(e) for e in eyes]) if eyes
-                         else np.zeros((0, 2)))
-        return Result(
-            landmarks=_as_points(state.landmarks),
-            eye_landmarks=eye_landmarks,
-            params_global=np.asarray(state.g, np.float64),
-            params_local=np.asarray(state.q, np.float64),
-            likelihood=float(state.likelihood),
-            converged=bool(state.converged and state.fit_success),
-            fit_success=bool(state.fit_success),
-            iterations=int(state.iterations),
-            view=int(state.view),
-            bbox=box,
-            message=message,
-            certainty=float(certainty),
-            success=bool(success),
-            intrinsics=intrinsics,
-            landmark_likelihoods=state.landmark_likelihoods,
-            parts=state.parts,
-            _model=self,
-        )
+        return Result(**_result_fields(state, certainty=certainty, success=success, bbox=box,
+                                       intrinsics=intrinsics, model=self, message=message))
 
     def fit_batch(self, images: Sequence[np.ndarray], boxes: Sequence,
                   preset: Union[str, FitSettings] = "image",

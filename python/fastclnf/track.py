@@ -29,7 +29,7 @@ import numpy as np
 from .detect import select_face
 from .fit import FitState, detect_landmarks, fit_from_box
 from .image import to_gray
-from .model import Model, Result, _EYE_PARTS, _as_points
+from .model import Model, Result, _EYE_PARTS, _resolve_intrinsics, _result_fields
 from .presets import FitSettings, resolve
 
 __all__ = ["Tracker", "MultiTracker", "TrackResult"]
@@ -184,31 +184,12 @@ class _Fitter:
         return st, certainty, ok
 
     def result(self, face: _FaceModel, success: bool, intrinsics, bbox, **extra) -> TrackResult:
-        eyes = [face.parts[name]["landmarks"] for name in _EYE_PARTS if name in face.parts]
-        if eyes:
-            eye_landmarks = np.concatenate([_as_points(e) for e in eyes])
-        elif any(p.name in _EYE_PARTS for p in self.model.data.parts):
-            eye_landmarks = np.zeros((56, 2))      # nothing fitted yet (OpenFace holds zeros)
-        else:
-            eye_landmarks = np.zeros((0, 2))
+        # Before any eye fit OpenFace holds zeros for the eye landmarks of an eye-model face.
+        has_eyes = any(p.name in _EYE_PARTS for p in self.model.data.parts)
         return TrackResult(
-            landmarks=_as_points(face.landmarks),
-            eye_landmarks=eye_landmarks,
-            params_global=np.asarray(face.g, np.float64),
-            params_local=np.asarray(face.q, np.float64),
-            likelihood=float(face.likelihood),
-            converged=bool(face.converged and face.fit_success),
-            fit_success=bool(face.fit_success),
-            iterations=int(face.iterations),
-            view=int(face.view),
-            bbox=np.asarray(bbox, np.float64),
-            message=face.message,
-            certainty=float(face.certainty),
-            success=bool(success),
-            intrinsics=intrinsics,
-            landmark_likelihoods=face.landmark_likelihoods,
-            parts=face.parts,
-            _model=self.model,
+            **_result_fields(face, certainty=face.certainty, success=success, bbox=bbox,
+                             intrinsics=intrinsics, model=self.model, message=face.message,
+                             no_eyes=np.zeros((56 if has_eyes else 0, 2))),
             detection_success=bool(face.detection_success),
             tracking_initialised=bool(face.tracking_initialised),
             failures_in_a_row=int(face.failures_in_a_row),
@@ -222,15 +203,12 @@ def _c_mod(a: int, b: int) -> int:
     return -r if a < 0 else r
 
 
-def _resolve_intrinsics(intrinsics, shape) -> np.ndarray:
-    if intrinsics is None:
-        from .pose import default_intrinsics
-
-        intrinsics = default_intrinsics(shape[1], shape[0])
-    k = np.asarray(intrinsics, dtype=np.float64).reshape(-1)
-    if k.size != 4 or not np.all(np.isfinite(k)) or np.any(k[:2] <= 0):
-        raise ValueError(f"intrinsics must be (fx, fy, cx, cy) with fx, fy > 0, got {intrinsics}")
-    return k
+def _check_tracker_args(settings: FitSettings, detector: str) -> None:
+    if settings.reinit_video_every <= 0:
+        # OpenFace divides by 6·reinit_video_every; 0 is not a supported setting there.
+        raise ValueError("reinit_video_every must be >= 1")
+    if detector not in ("mtcnn", "haar"):
+        raise ValueError(f"detector must be 'mtcnn' or 'haar', got {detector!r}")
 
 
 class Tracker:
@@ -250,11 +228,7 @@ class Tracker:
     def __init__(self, model: Model, preset: Union[str, FitSettings] = "video",
                  detector: str = "mtcnn", intrinsics: Optional[Sequence[float]] = None):
         self.settings = resolve(preset)
-        if self.settings.reinit_video_every <= 0:
-            # OpenFace divides by 6·reinit_video_every; 0 is not a supported setting there.
-            raise ValueError("reinit_video_every must be >= 1")
-        if detector not in ("mtcnn", "haar"):
-            raise ValueError(f"detector must be 'mtcnn' or 'haar', got {detector!r}")
+        _check_tracker_args(self.settings, detector)
         self._fitter = _Fitter(model, self.settings)
         self.model = model
         self.detector = detector
@@ -427,10 +401,7 @@ class MultiTracker:
             raise ValueError("max_faces must be None or >= 1")
         if detect_every < 1:
             raise ValueError("detect_every must be >= 1")
-        if self.settings.reinit_video_every <= 0:
-            raise ValueError("reinit_video_every must be >= 1")
-        if detector not in ("mtcnn", "haar"):
-            raise ValueError(f"detector must be 'mtcnn' or 'haar', got {detector!r}")
+        _check_tracker_args(self.settings, detector)
         self._fitter = _Fitter(model, self.settings)
         self.model = model
         self.max_faces = max_faces
