@@ -49,7 +49,7 @@ void register_mtcnn(py::module_& m) {
              py::arg("layers"))
         .def(
             "forward",
-            [](const PyCNN& self, const carray<float>& x) {
+            [](const PyCNN& self, const carray<float>& x, bool reference) {
                 if (x.ndim() != 3) throw py::value_error("input must be (C, H, W) float32");
                 cnn::Tensor t;
                 t.c = static_cast<int>(x.shape(0));
@@ -60,11 +60,16 @@ void register_mtcnn(py::module_& m) {
                 {
                     py::gil_scoped_release release;
                     cnn::Workspace ws;
-                    cnn::forward(self.net, t, ws);
+                    if (reference)
+                        cnn::forward_reference(self.net, t, ws);
+                    else
+                        cnn::forward(self.net, t, ws);
                 }
                 return tensor_to_numpy(t);
             },
-            py::arg("x"), "Run the net on C maps of H x W; returns maps (C', H', W') or a vector.");
+            py::arg("x"), py::arg("reference") = false,
+            "Run the net on C maps of H x W; returns maps (C', H', W') or a vector. reference=True: "
+            "the scalar im2col path (unfused float arithmetic at every SIMD level).");
 
     py::class_<mtcnn::Nets, std::shared_ptr<mtcnn::Nets>>(m, "MTCNN", "MTCNN detector (spec 03 §1).")
         .def(py::init([](const py::sequence& pnet, const py::sequence& rnet, const py::sequence& onet) {
