@@ -547,6 +547,13 @@ void forward(const Net& net, const float* in, int c, int h, int w, Tensor& out, 
             a.n_pos = (oh - 1) * x.rs + ow;
             a.ps_out = pad_tile(static_cast<std::size_t>(a.n_pos));
             a.out = reserve(*nxt, L.n_out * a.ps_out + kSlack);
+            a.K = x.c * kh * kw;
+            if (ws.offsets.size() < static_cast<std::size_t>(a.K)) ws.offsets.resize(a.K);
+            for (int ch = 0, k = 0; ch < x.c; ++ch)
+                for (int r = 0; r < kh; ++r)
+                    for (int s = 0; s < kw; ++s, ++k)
+                        ws.offsets[k] = static_cast<std::ptrdiff_t>(ch) * x.ps + static_cast<std::ptrdiff_t>(r) * x.rs + s;
+            a.offsets = ws.offsets.data();
             K.conv(a);
             if (a.act != kActNone) ++li;
             x.c = L.n_out;

@@ -47,6 +47,7 @@ struct Workspace {
     std::vector<float> col;  // im2col tile (reference path), flattened maps
     Tensor tmp;              // ping-pong activation (reference path)
     std::vector<float> a, b; // strided activations (forward)
+    std::vector<std::ptrdiff_t> offsets;  // input offset of each k of a convolution
 };
 
 // Pooled output length: round((n − k)/s) + 1 with the division in float32 and C rounding (spec

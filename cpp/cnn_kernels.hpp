@@ -10,6 +10,7 @@
 // buffers carry kSlack readable floats past their last plane.
 #pragma once
 #include <cstddef>
+#include <vector>
 
 #include "simd.hpp"
 
@@ -43,6 +44,9 @@ struct ConvArgs {
     float* out;           // n_out planes, plane stride ps_out ≥ pad_tile(n_pos), row stride rs
     std::size_t ps_out;
     int n_pos;            // positions computed per plane: (oh − 1)·rs + ow
+    // k = (c·kh + r)·kw + s → c·ps_in + r·rs + s, K = n_in·kh·kw entries: one flat loop over k.
+    const std::ptrdiff_t* offsets;
+    int K;
 };
 
 struct CnnKernels {

@@ -161,7 +161,7 @@ bool crop_patch(const ImageView& img, const Box& b, int side, Scratch& s) {
 
 // Runs RNet or ONet (`side` 24 / 48) on each box; keeps boxes with p ≥ thr, taking the net's
 // score and regression (§1.6 steps 6.1–6.2, 7.1–7.2).
-std::vector<Candidate> refine(const cnn::Net& net, const ImageView& img, const std::vector<Candidate>& in,
+__attribute__((noinline)) std::vector<Candidate> refine(const cnn::Net& net, const ImageView& img, const std::vector<Candidate>& in,
                               int side, float thr, Scratch& s) {
     std::vector<Candidate> kept;
     for (const Candidate& cand : in) {
@@ -181,7 +181,7 @@ std::vector<Candidate> refine(const cnn::Net& net, const ImageView& img, const s
 }
 
 // §1.6 step 3 for one scale: resize, normalise, PNet, candidates column by column.
-std::vector<Candidate> pnet_scale(const cnn::Net& pnet, const ImageView& img, double scale, Scratch& s) {
+__attribute__((noinline)) std::vector<Candidate> pnet_scale(const cnn::Net& pnet, const ImageView& img, double scale, Scratch& s) {
     const int hs = static_cast<int>(std::ceil(img.rows * scale));
     const int ws_ = static_cast<int>(std::ceil(img.cols * scale));
     std::vector<Candidate> out;
