@@ -477,17 +477,27 @@ void max_pool_strided(const Act& x, int kx, int ky, int sx, int sy, float* out, 
         for (int j = 0; j < oh; ++j) {
             const int r0 = std::min(j * sy, x.h - 1), r1 = std::min(x.h, j * sy + ky);
             const float* row0 = src + static_cast<std::size_t>(r0) * x.rs;
-            for (int i = 0; i < x.w; ++i) colmax[i] = row0[i];
-            for (int r = r0 + 1; r < r1; ++r) {
+            if (r1 - r0 >= 2) {
+                const float* row1 = row0 + x.rs;
+                for (int i = 0; i < x.w; ++i) colmax[i] = std::max(row0[i], row1[i]);
+            } else {
+                for (int i = 0; i < x.w; ++i) colmax[i] = row0[i];
+            }
+            for (int r = r0 + 2; r < r1; ++r) {
                 const float* row = src + static_cast<std::size_t>(r) * x.rs;
-                for (int i = 0; i < x.w; ++i) colmax[i] = row[i] > colmax[i] ? row[i] : colmax[i];
+                for (int i = 0; i < x.w; ++i) colmax[i] = std::max(colmax[i], row[i]);
             }
             float* d = dst + static_cast<std::size_t>(j) * ow;
-            if (kx == 2 && sx == 2 && 2 * ow <= x.w) {
-                for (int i = 0; i < ow; ++i) d[i] = colmax[2 * i + 1] > colmax[2 * i] ? colmax[2 * i + 1] : colmax[2 * i];
-                continue;
+            // Windows that lie wholly inside the row, in loops the compiler vectorises (max is
+            // exact, so the order of comparison does not matter); clipped ones after.
+            int i = 0;
+            if (sx == 2 && kx == 2) {
+                for (; i < ow && 2 * i + 1 < x.w; ++i) d[i] = std::max(colmax[2 * i], colmax[2 * i + 1]);
+            } else if (sx == 2 && kx == 3) {
+                for (; i < ow && 2 * i + 2 < x.w; ++i)
+                    d[i] = std::max(std::max(colmax[2 * i], colmax[2 * i + 1]), colmax[2 * i + 2]);
             }
-            for (int i = 0; i < ow; ++i) {
+            for (; i < ow; ++i) {
                 const int c0 = std::min(i * sx, x.w - 1), c1 = std::min(x.w, i * sx + kx);
                 float m = colmax[c0];
                 for (int xx = c0 + 1; xx < c1; ++xx) m = colmax[xx] > m ? colmax[xx] : m;
