@@ -147,14 +147,23 @@ bool crop_patch(const ImageView& img, const Box& b, int side, Scratch& s) {
     s.in.flat = false;
     s.in.data.resize(static_cast<std::size_t>(3) * side * side);
     s.resizer.set_columns(pw, side);
+    const bool inside = cx0 == x0 && cy0 == y0 && cx1 == x0 + pw && cy1 == y0 + ph;
+    const std::ptrdiff_t rs = img.row_stride, ps = img.pix_stride;
     for (int c = 0; c < 3; ++c) {
+        float* out = s.in.data.data() + static_cast<std::size_t>(c) * side * side;
+        if (inside) {  // the usual case: no bounds checks per sample
+            const std::uint8_t* base = img.p + img.chan[c] + y0 * rs + x0 * ps;
+            s.resizer.run([base, rs, ps](int py, int px) { return static_cast<float>(base[py * rs + px * ps]); },
+                          ph, out, side, true);
+            continue;
+        }
         const std::uint8_t* base = img.p + img.chan[c];
         auto fetch = [&](int py, int px) -> float {
             const int iy = y0 + py, ix = x0 + px;
             if (iy < cy0 || iy >= cy1 || ix < cx0 || ix >= cx1) return 0.f;
-            return static_cast<float>(base[iy * img.row_stride + ix * img.pix_stride]);
+            return static_cast<float>(base[iy * rs + ix * ps]);
         };
-        s.resizer.run(fetch, ph, s.in.data.data() + static_cast<std::size_t>(c) * side * side, side, true);
+        s.resizer.run(fetch, ph, out, side, true);
     }
     return true;
 }
