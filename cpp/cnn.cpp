@@ -524,7 +524,7 @@ int fused_activation(const Net& net, std::size_t i, int n_out, const float*& slo
 }  // namespace
 
 void forward(const Net& net, const float* in, int c, int h, int w, Tensor& out, Workspace& ws) {
-    const CnnKernels& K = cnn_kernels();
+    const CnnKernels& K = ws.kernels ? *ws.kernels : cnn_kernels();
     std::vector<float>* cur = &ws.a;
     std::vector<float>* nxt = &ws.b;
     Act x;

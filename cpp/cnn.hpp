@@ -48,6 +48,7 @@ struct Workspace {
     Tensor tmp;              // ping-pong activation (reference path)
     std::vector<float> a, b; // strided activations (forward)
     std::vector<std::ptrdiff_t> offsets;  // input offset of each k of a convolution
+    const struct CnnKernels* kernels = nullptr;  // forward's SIMD level; null: active_isa()
 };
 
 // Pooled output length: round((n − k)/s) + 1 with the division in float32 and C rounding (spec

@@ -1,6 +1,7 @@
 // Bindings for the shared CNN runner and the MTCNN face detector (cpp/cnn.hpp, cpp/mtcnn.hpp).
 #include <memory>
 
+#include "../cnn_kernels.hpp"
 #include "../mtcnn.hpp"
 #include "net_from_python.hpp"
 #include "register.hpp"
@@ -49,17 +50,19 @@ void register_mtcnn(py::module_& m) {
              py::arg("layers"))
         .def(
             "forward",
-            [](const PyCNN& self, const carray<float>& x, bool reference) {
+            [](const PyCNN& self, const carray<float>& x, bool reference, const py::object& isa) {
                 if (x.ndim() != 3) throw py::value_error("input must be (C, H, W) float32");
                 cnn::Tensor t;
                 t.c = static_cast<int>(x.shape(0));
                 t.h = static_cast<int>(x.shape(1));
                 t.w = static_cast<int>(x.shape(2));
                 cnn::output_shape(self.net, t.c, t.h, t.w);  // throws ValueError on a mismatch
+                const Isa level = isa_arg(isa);
                 t.data.assign(x.data(), x.data() + x.size());
                 {
                     py::gil_scoped_release release;
                     cnn::Workspace ws;
+                    ws.kernels = &cnn::cnn_kernels(level);
                     if (reference)
                         cnn::forward_reference(self.net, t, ws);
                     else
@@ -67,9 +70,10 @@ void register_mtcnn(py::module_& m) {
                 }
                 return tensor_to_numpy(t);
             },
-            py::arg("x"), py::arg("reference") = false,
+            py::arg("x"), py::arg("reference") = false, py::arg("isa") = py::none(),
             "Run the net on C maps of H x W; returns maps (C', H', W') or a vector. reference=True: "
-            "the scalar im2col path (unfused float arithmetic at every SIMD level).");
+            "the scalar im2col path (unfused float arithmetic at every SIMD level); isa: the SIMD "
+            "level of the direct kernels ('generic', 'avx2', 'avx512'; default the active one).");
 
     py::class_<mtcnn::Nets, std::shared_ptr<mtcnn::Nets>>(m, "MTCNN", "MTCNN detector (spec 03 §1).")
         .def(py::init([](const py::sequence& pnet, const py::sequence& rnet, const py::sequence& onet) {
