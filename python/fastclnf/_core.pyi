@@ -124,9 +124,9 @@ class CNN:
     """
     def __init__(self, layers: collections.abc.Sequence) -> None:
         ...
-    def forward(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> numpy.typing.NDArray[numpy.float32]:
+    def forward(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], reference: bool = False, isa: typing.Any = None) -> numpy.typing.NDArray[numpy.float32]:
         """
-        Run the net on C maps of H x W; returns maps (C', H', W') or a vector.
+        Run the net on C maps of H x W; returns maps (C', H', W') or a vector. reference=True: the scalar im2col path (unfused float arithmetic at every SIMD level); isa: the SIMD level of the direct kernels ('generic', 'avx2', 'avx512'; default the active one).
         """
 class MTCNN:
     """
@@ -134,9 +134,9 @@ class MTCNN:
     """
     def __init__(self, pnet: collections.abc.Sequence, rnet: collections.abc.Sequence, onet: collections.abc.Sequence) -> None:
         ...
-    def detect(self, image: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8]) -> numpy.typing.NDArray[numpy.float32]:
+    def detect(self, image: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], bgr: bool = False) -> numpy.typing.NDArray[numpy.float32]:
         """
-        Detect faces in a C-contiguous uint8 (H, W) gray or (H, W, 3) RGB image; returns (k, 5) float32 [x, y, w, h, score] CLNF boxes in descending score.
+        Detect faces in a uint8 (H, W) gray or (H, W, 3|4) image, channels R, G, B (bgr=False) or B, G, R (bgr=True; a 4th channel is ignored), any strides; returns (k, 5) float32 [x, y, w, h, score] CLNF boxes in descending score.
         """
 class Validator:
     """
