@@ -466,47 +466,6 @@ float* reserve(std::vector<float>& v, std::size_t n) {
     return v.data();
 }
 
-// Max-pool of strided maps into compact maps (row stride ow, plane stride ps_out); windows are
-// clipped to the input as in max_pool().
-void max_pool_strided(const Act& x, int kx, int ky, int sx, int sy, float* out, int oh, int ow,
-                      std::size_t ps_out, std::vector<float>& colmax_buf) {
-    float* colmax = reserve(colmax_buf, static_cast<std::size_t>(x.w));
-    for (int ch = 0; ch < x.c; ++ch) {
-        const float* src = x.p + static_cast<std::size_t>(ch) * x.ps;
-        float* dst = out + static_cast<std::size_t>(ch) * ps_out;
-        for (int j = 0; j < oh; ++j) {
-            const int r0 = std::min(j * sy, x.h - 1), r1 = std::min(x.h, j * sy + ky);
-            const float* row0 = src + static_cast<std::size_t>(r0) * x.rs;
-            if (r1 - r0 >= 2) {
-                const float* row1 = row0 + x.rs;
-                for (int i = 0; i < x.w; ++i) colmax[i] = std::max(row0[i], row1[i]);
-            } else {
-                for (int i = 0; i < x.w; ++i) colmax[i] = row0[i];
-            }
-            for (int r = r0 + 2; r < r1; ++r) {
-                const float* row = src + static_cast<std::size_t>(r) * x.rs;
-                for (int i = 0; i < x.w; ++i) colmax[i] = std::max(colmax[i], row[i]);
-            }
-            float* d = dst + static_cast<std::size_t>(j) * ow;
-            // Windows that lie wholly inside the row, in loops the compiler vectorises (max is
-            // exact, so the order of comparison does not matter); clipped ones after.
-            int i = 0;
-            if (sx == 2 && kx == 2) {
-                for (; i < ow && 2 * i + 1 < x.w; ++i) d[i] = std::max(colmax[2 * i], colmax[2 * i + 1]);
-            } else if (sx == 2 && kx == 3) {
-                for (; i < ow && 2 * i + 2 < x.w; ++i)
-                    d[i] = std::max(std::max(colmax[2 * i], colmax[2 * i + 1]), colmax[2 * i + 2]);
-            }
-            for (; i < ow; ++i) {
-                const int c0 = std::min(i * sx, x.w - 1), c1 = std::min(x.w, i * sx + kx);
-                float m = colmax[c0];
-                for (int xx = c0 + 1; xx < c1; ++xx) m = colmax[xx] > m ? colmax[xx] : m;
-                d[i] = m;
-            }
-        }
-    }
-}
-
 // The activation (if any) that forward() fuses into layer i's output: layer i+1 when it is a
 // ReLU, or a PReLU with one slope per output.
 int fused_activation(const Net& net, std::size_t i, int n_out, const float*& slopes) {
@@ -579,7 +538,8 @@ void forward(const Net& net, const float* in, int c, int h, int w, Tensor& out, 
                 const int oh = pooled_size(x.h, L.ky, L.sy), ow = pooled_size(x.w, L.kx, L.sx);
                 const std::size_t ps = pad_tile(static_cast<std::size_t>(oh) * ow);
                 float* o = reserve(*nxt, x.c * ps + kSlack);
-                max_pool_strided(x, L.kx, L.ky, L.sx, L.sy, o, oh, ow, ps, ws.col);
+                K.pool(x.p, x.c, x.h, x.w, x.rs, x.ps, L.kx, L.ky, L.sx, L.sy, o, oh, ow, ps,
+                       reserve(ws.col, static_cast<std::size_t>(x.w)));
                 x.h = oh;
                 x.w = x.rs = ow;
                 x.ps = ps;

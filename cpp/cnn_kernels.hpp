@@ -61,6 +61,11 @@ struct CnnKernels {
     // partial sums combined pairwise (the mean is exact in any order: the warped values are
     // multiples of 2^-10 below 256), then out = (float((f − mean)/sd) − mean_img)/std_img.
     void (*standardise)(const float* f, int n, const float* mean_img, const float* std_img, float* out);
+    // Max-pool of c strided maps (h × w valid, row stride rs, plane stride ps) into compact maps
+    // (oh × ow, row stride ow, plane stride ps_out), windows clipped to the input as in
+    // cnn::max_pool; colmax: w floats of scratch.
+    void (*pool)(const float* in, int c, int h, int w, int rs, std::size_t ps, int kx, int ky, int sx, int sy,
+                 float* out, int oh, int ow, std::size_t ps_out, float* colmax);
 };
 
 const CnnKernels& cnn_kernels(Isa isa);
