@@ -450,3 +450,18 @@ def test_direct_max_pool_exact(k, s):
         x = rng.standard_normal(shape).astype(np.float32)
         for isa in _core.simd_levels():
             np.testing.assert_array_equal(net.forward(x, isa=isa), net.forward(x, reference=True))
+
+
+def test_detect_threads_agree_with_serial(detector, sample_image):
+    """detect() keeps no shared mutable state: concurrent calls give the serial result."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastclnf.detect import detect_faces_mtcnn
+
+    small = sample_image[::2, ::2]
+    imgs = [sample_image, small, sample_image[:, ::-1], small[::-1]]
+    serial = [detect_faces_mtcnn(detector, im) for im in imgs]
+    with ThreadPoolExecutor(2) as ex:
+        got = list(ex.map(lambda im: detect_faces_mtcnn(detector, im), imgs * 2))
+    for a, b in zip(got, serial * 2):
+        np.testing.assert_array_equal(a, b)
