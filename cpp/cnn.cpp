@@ -482,7 +482,12 @@ int fused_activation(const Net& net, std::size_t i, int n_out, const float*& slo
 
 }  // namespace
 
-void forward(const Net& net, const float* in, int c, int h, int w, Tensor& out, Workspace& ws) {
+namespace {
+
+// forward(); with `head` set it stops at the first fully connected layer that takes a vector,
+// leaving that layer's (flattened) input in `out` and returning its index.
+std::size_t run(const Net& net, const float* in, int c, int h, int w, Tensor& out, Workspace& ws, bool head) {
+    std::size_t stopped = net.size();
     const CnnKernels& K = ws.kernels ? *ws.kernels : cnn_kernels();
     std::vector<float>* cur = &ws.a;
     std::vector<float>* nxt = &ws.b;
@@ -559,6 +564,13 @@ void forward(const Net& net, const float* in, int c, int h, int w, Tensor& out, 
                             for (int yy = 0; yy < x.h; ++yy) *f++ = m[static_cast<std::size_t>(yy) * x.rs + xx];
                     }
                 }
+                if (head) {
+                    out.c = L.n_in;
+                    out.h = out.w = 1;
+                    out.flat = true;
+                    out.data.assign(v, v + L.n_in);
+                    return li;
+                }
                 float* o = reserve(*nxt, static_cast<std::size_t>(L.fc_ld) + kSlack);
                 K.fc(v, 1, 0, L.fc_w.data(), L.fc_ld, L.fc_b.data(), L.n_in, o, 0);
                 x.c = L.n_out;
@@ -604,13 +616,69 @@ void forward(const Net& net, const float* in, int c, int h, int w, Tensor& out, 
     float* d = out.data.data();
     if (x.flat) {
         std::copy(x.p, x.p + x.c, d);
-        return;
+        return stopped;
     }
     for (int ch = 0; ch < x.c; ++ch)
         for (int y = 0; y < x.h; ++y, d += x.w) {
             const float* r = x.p + ch * x.ps + static_cast<std::size_t>(y) * x.rs;
             std::copy(r, r + x.w, d);
         }
+    return stopped;
+}
+
+}  // namespace
+
+void forward(const Net& net, const float* in, int c, int h, int w, Tensor& out, Workspace& ws) {
+    run(net, in, c, h, w, out, ws, false);
+}
+
+std::size_t forward_trunk(const Net& net, const float* in, int c, int h, int w, Tensor& out, Workspace& ws) {
+    return run(net, in, c, h, w, out, ws, true);
+}
+
+int forward_head(const Net& net, std::size_t from, const float* v, int n, int n_in, std::vector<float>& out,
+                 Workspace& ws) {
+    const CnnKernels& K = ws.kernels ? *ws.kernels : cnn_kernels();
+    if (from >= net.size() || net[from].kind != LayerKind::FullyConnected)
+        throw std::invalid_argument("forward_head must start at a fully connected layer");
+    int dim = n_in, ld = n_in;
+    const float* x = v;
+    std::vector<float>* nxt = &ws.a;
+    for (std::size_t li = from; li < net.size(); ++li) {
+        const Layer& L = net[li];
+        switch (L.kind) {
+            case LayerKind::FullyConnected: {
+                if (L.n_in != dim) throw std::invalid_argument("forward_head: fully connected input size != n_in");
+                float* o = reserve(*nxt, static_cast<std::size_t>(n) * L.fc_ld + kSlack);
+                K.fc(x, n, ld, L.fc_w.data(), L.fc_ld, L.fc_b.data(), L.n_in, o, L.fc_ld);
+                x = o;
+                dim = L.n_out;
+                ld = L.fc_ld;
+                nxt = nxt == &ws.a ? &ws.b : &ws.a;
+                break;
+            }
+            case LayerKind::PReLU:
+            case LayerKind::ReLU:
+            case LayerKind::Sigmoid:
+                for (int j = 0; j < n; ++j) {
+                    float* r = const_cast<float*>(x) + static_cast<std::size_t>(j) * ld;  // x is ws-owned here
+                    if (L.kind == LayerKind::PReLU)
+                        prelu(r, dim, 1, L.weights.data());
+                    else if (L.kind == LayerKind::ReLU)
+                        relu(r, static_cast<std::size_t>(dim));
+                    else
+                        sigmoid(r, static_cast<std::size_t>(dim));
+                }
+                break;
+            default:
+                throw std::invalid_argument("forward_head: only vector layers may follow the first vector layer");
+        }
+    }
+    out.resize(static_cast<std::size_t>(n) * dim);
+    for (int j = 0; j < n; ++j)
+        std::copy(x + static_cast<std::size_t>(j) * ld, x + static_cast<std::size_t>(j) * ld + dim,
+                  out.begin() + static_cast<std::size_t>(j) * dim);
+    return dim;
 }
 
 void forward(const Net& net, Tensor& x, Workspace& ws) {

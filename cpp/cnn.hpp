@@ -90,6 +90,15 @@ void max_pool(const float* in, int c, int h, int w, int kx, int ky, int sx, int 
 void forward(const Net& net, Tensor& x, Workspace& ws);
 // The same from a raw input of c planes of h × w (plane stride h·w); the input must not alias ws.
 void forward(const Net& net, const float* in, int c, int h, int w, Tensor& out, Workspace& ws);
+// forward() split for batches of inputs of one size (MTCNN's RNet/ONet candidates):
+// forward_trunk runs the layers up to the first fully connected layer that takes a vector and
+// returns its index, with that layer's flattened input in `out` (or net.size() and the whole
+// output); forward_head runs layers [from, end) on n such vectors (rows of v, n_in each) at once,
+// sharing each weight load among up to four of them, into `out` (n rows of the returned size).
+// The results are the same as forward()'s, bit for bit.
+std::size_t forward_trunk(const Net& net, const float* in, int c, int h, int w, Tensor& out, Workspace& ws);
+int forward_head(const Net& net, std::size_t from, const float* v, int n, int n_in, std::vector<float>& out,
+                 Workspace& ws);
 // The im2col + GEMM reference: unfused float products and sums in k order at every SIMD level.
 void forward_reference(const Net& net, Tensor& x, Workspace& ws);
 
