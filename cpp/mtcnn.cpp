@@ -6,6 +6,13 @@
 #include <numeric>
 #include <stdexcept>
 
+// The stages stay separate functions so that profiles show PNet and RNet/ONet apart.
+#if defined(__GNUC__) || defined(__clang__)
+#define FCL_NOINLINE __attribute__((noinline))
+#else
+#define FCL_NOINLINE
+#endif
+
 namespace fastclnf::mtcnn {
 
 namespace {
@@ -173,7 +180,7 @@ bool crop_patch(const ImageView& img, const Box& b, int side, Scratch& s) {
 // score and regression (§1.6 steps 6.1–6.2, 7.1–7.2). The convolutional trunk runs per box, the
 // fully connected head on up to kBatch boxes at once (its weights are the bulk of the memory
 // traffic: 1.2 MB for ONet's first FC layer).
-__attribute__((noinline)) std::vector<Candidate> refine(const cnn::Net& net, const ImageView& img,
+FCL_NOINLINE std::vector<Candidate> refine(const cnn::Net& net, const ImageView& img,
                                                         const std::vector<Candidate>& in, int side, float thr,
                                                         Scratch& s) {
     constexpr int kBatch = 16;
@@ -217,7 +224,7 @@ __attribute__((noinline)) std::vector<Candidate> refine(const cnn::Net& net, con
 }
 
 // §1.6 step 3 for one scale: resize, normalise, PNet, candidates column by column.
-__attribute__((noinline)) std::vector<Candidate> pnet_scale(const cnn::Net& pnet, const ImageView& img, double scale, Scratch& s) {
+FCL_NOINLINE std::vector<Candidate> pnet_scale(const cnn::Net& pnet, const ImageView& img, double scale, Scratch& s) {
     const int hs = static_cast<int>(std::ceil(img.rows * scale));
     const int ws_ = static_cast<int>(std::ceil(img.cols * scale));
     std::vector<Candidate> out;
