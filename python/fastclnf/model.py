@@ -119,8 +119,8 @@ class Result:
 
 
 def _as_points(flat: np.ndarray) -> np.ndarray:
-    n = flat.shape[0] // 2
-    return np.stack([flat[:n], flat[n:]], axis=1).astype(np.float64)
+    """(n, 2) float64 points from the core's (x_1..x_n, y_1..y_n) layout, in one copy."""
+    return np.ascontiguousarray(flat.reshape(2, -1).T, dtype=np.float64)
 
 
 def _resolve_intrinsics(intrinsics, shape) -> np.ndarray:
@@ -212,9 +212,10 @@ class Model:
         and the fit succeeded, else 1/0 from the fit's own success."""
         validator = self._get_validator() if settings.validate else None
         if validator is not None and state.fit_success:
-            from .validate import validate
-
-            c = validate(validator, gray, _as_points(state.landmarks), state.g[1:4])
+            # Our own fit's arrays: the core call directly, without validate()'s argument checks.
+            lm = np.ascontiguousarray(state.landmarks.reshape(2, -1).T, dtype=np.float32)
+            g = state.g
+            c = float(validator.validate(gray, lm, float(g[1]), float(g[2]), float(g[3])))
             return c, bool(c > settings.validation_boundary)
         return (1.0 if state.fit_success else 0.0), bool(state.fit_success)
 
