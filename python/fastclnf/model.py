@@ -6,19 +6,18 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .errors import ModelNotFoundError
-from .fit import CoreModel, fit_from_box, initial_params as _initial_params
+from .fit import EYE_PARTS as _EYE_PARTS, CoreModel, fit_from_box, initial_params as _initial_params
 from .image import check_box, to_gray
 from .models.loader import load_model_data
 from .presets import FitSettings, resolve
 
 __all__ = ["Model", "Result", "load_model"]
 
-_EYE_PARTS = ("left_eye_28", "right_eye_28")
 
 
 @dataclass
@@ -47,6 +46,9 @@ class Result:
     pose (computed on first access): (Tx, Ty, Tz, rx, ry, rz) head pose in mm and radians
         (spec 03 §6.3). gaze (on first access): `fastclnf.gaze.Gaze` (spec 03 §7), or None
         without eye models.
+    parts: part model name -> mapping with g, q, landmarks (2k,), fitted, likelihood (None
+        when the part was not fitted). A non-eye part that was not fitted is computed on first
+        access.
     """
 
     landmarks: np.ndarray
@@ -65,7 +67,7 @@ class Result:
     score: Optional[float] = None
     intrinsics: Optional[np.ndarray] = None
     landmark_likelihoods: Optional[np.ndarray] = None
-    parts: dict = field(default_factory=dict, repr=False)
+    parts: Dict[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
     _model: Any = field(default=None, repr=False, compare=False)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
