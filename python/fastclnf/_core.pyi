@@ -243,9 +243,9 @@ def likelihoods(maps: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], v
     """
     (model_likelihood, landmark_likelihoods) from the exact Gaussian (spec 02 §2.8).
     """
-def mean_shift(maps: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], visible: numpy.ndarray, dx: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], dy: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], ws: typing.SupportsInt | typing.SupportsIndex, grid: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> tuple[numpy.typing.NDArray[numpy.float32], numpy.typing.NDArray[numpy.float32]]:
+def mean_shift(maps: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], visible: numpy.ndarray, dx: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], dy: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], ws: typing.SupportsInt | typing.SupportsIndex, grid: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], impl: str = 'reference', isa: typing.Any = None) -> tuple[numpy.typing.NDArray[numpy.float32], numpy.typing.NDArray[numpy.float32]]:
     """
-    Mean-shift (mx, my), each (n,) float32, in the reference frame: dx, dy are the current positions in map coordinates; clamped to [0, ws-0.1], kernel at the nearest 0.1-px grid point, shift = weighted mean - clamped position (spec 02 §2.5). Invisible -> (0, 0).
+    Mean-shift (mx, my), each (n,) float32, in the reference frame: dx, dy are the current positions in map coordinates; clamped to [0, ws-0.1], kernel at the nearest 0.1-px grid point, shift = weighted mean - clamped position (spec 02 §2.5). Invisible -> (0, 0). impl='fast': the SIMD kernel of level isa (same results).
     """
 def mtcnn_nms(boxes: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], threshold: typing.SupportsFloat | typing.SupportsIndex, mode: str) -> list[int]:
     """
