@@ -237,6 +237,47 @@ def test_mean_shift_kernel_bit_identical(ws):
                 np.testing.assert_array_equal(g, w, err_msg=f"n={n} isa={isa}")
 
 
+def _normal_equations_reference(Jw, J, mu):
+    """nurlms.cpp's scalar loops: float sums over rows in order, zero weights skipped."""
+    rows, P = J.shape
+    H = np.zeros((P, P), F32)
+    b = np.zeros(P, F32)
+    for r in range(rows):
+        for a in range(P):
+            v = Jw[r, a]
+            if v == 0:
+                continue
+            b[a] = F32(b[a] + F32(v * mu[r]))
+            H[a, : a + 1] = (H[a, : a + 1] + (v * J[r, : a + 1]).astype(F32)).astype(F32)
+    return H, b
+
+
+@pytest.mark.parametrize("P", [6, 10, 16, 17, 38, 40, 52])
+def test_normal_equations_kernel_bit_identical(P):
+    """Every level equals the scalar loops, with structural zeros (translation columns, invisible
+    rows), and with non-finite J entries behind zero weights (the kernel then keeps the
+    per-weight test: a zero weight must never let an inf/NaN through)."""
+    rng = np.random.default_rng(P)
+    rows = 2 * 23
+    for trial in range(3):
+        J = rng.standard_normal((rows, P)).astype(F32)
+        J[: rows // 2, 5 % P] = 0
+        J[rows // 2:, 4 % P] = 0
+        J[[3, 3 + rows // 2]] = 0  # an invisible landmark
+        Jw = J.copy() if trial == 0 else (J * rng.uniform(0, 2, (rows, 1))).astype(F32)
+        if trial == 2:
+            J[1, 5 % P] = np.inf      # behind a zero weight
+            J[rows // 2 + 2, 4 % P] = np.nan
+            Jw[1, 5 % P] = 0
+            Jw[rows // 2 + 2, 4 % P] = 0
+        mu = rng.standard_normal(rows).astype(F32)
+        want_H, want_b = _normal_equations_reference(Jw, J, mu)
+        for isa in LEVELS:
+            H, b = _core._normal_equations(Jw, J, mu, isa=isa)
+            np.testing.assert_array_equal(H, want_H, err_msg=f"P={P} trial={trial} {isa}")
+            np.testing.assert_array_equal(b, want_b, err_msg=f"P={P} trial={trial} {isa}")
+
+
 def test_float_exp_within_one_ulp_and_clamped():
     x = np.linspace(-87, 88, 200001).astype(F32)
     got = _core._expf(x).astype(np.float64)

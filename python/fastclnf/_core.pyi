@@ -171,6 +171,10 @@ class Schedule:
     @property
     def n_steps(self) -> int:
         ...
+def _normal_equations(Jw: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], J: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], mu: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], isa: typing.Any = None) -> tuple[numpy.typing.NDArray[numpy.float32], numpy.typing.NDArray[numpy.float32]]:
+    """
+    (H, b): the normal-equations kernel, H = Jw^T J (lower triangle, upper zeroed) and b = Jw^T mu, float sums in row order with zero weights skipped (test hook).
+    """
 def _cholesky_solve(H: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], b: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], impl: str = 'reference', isa: typing.Any = None, repeat: typing.SupportsInt | typing.SupportsIndex = 1) -> tuple[numpy.typing.NDArray[numpy.float32], bool]:
     """
     (x, ok): float Cholesky solve of H x = b with double accumulators; ok False and x = 0 when H is not positive definite (cpp/linalg.hpp; impl='fast': the SIMD kernel, same results). repeat > 1 reruns the solve (timing).
