@@ -1,5 +1,6 @@
 #include "nurlms.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -84,8 +85,12 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
     out.dx.assign(n, 0.f);
     out.dy.assign(n, 0.f);
 
+    // The rigid phase leaves q alone except where its clamp changes it (only possible after the
+    // first update): S(q) is recomputed only then.
+    bool q_changed = true;
+    std::vector<float> q_before(rigid ? m : 0);
     for (int t = 0; t < s.iterations; ++t) {
-        shape3d(pdm, q, S);  // shared by the 2-D shape and the Jacobian
+        if (q_changed) shape3d(pdm, q, S);  // shared by the 2-D shape and the Jacobian
         shape2d_from3d(pdm, g, S, shape);
         if (t > 0 && shape_distance(shape, prev, 2 * n) < 0.01) {
             out.converged = true;
@@ -159,7 +164,9 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
             linalg::cholesky_solve(H, b, P);  // b becomes the update (0 if singular)
         }
         apply_update(g, q, m, b, P);
+        if (rigid) std::copy_n(q, m, q_before.data());
         clamp_local(pdm, q);  // also in the rigid phase (spec 02 §2.4 step 12)
+        if (rigid) q_changed = !std::equal(q, q + m, q_before.data());
         out.updates++;
     }
     return out;
@@ -227,8 +234,12 @@ ScaleResult fit_scale_impl(const Image& img, const Pdm& pdm, const CcnfScale& sc
         in.kernels = &kernels(opt.isa);
         in.ld = pad16(n);
         maps_t.assign(N * in.ld, 0.f);
-        for (int i = 0; i < n; ++i)
-            for (size_t t = 0; t < N; ++t) maps_t[t * in.ld + i] = maps[i * N + t];
+        // 16 landmarks at a time: 16 read streams, contiguous writes.
+        for (int i0 = 0; i0 < n; i0 += kPad) {
+            const int i1 = i0 + kPad < n ? i0 + kPad : n;
+            for (size_t t = 0; t < N; ++t)
+                for (int i = i0; i < i1; ++i) maps_t[t * in.ld + i] = maps[i * N + t];
+        }
         in.maps_t = maps_t.data();
     }
     in.visible = scale.visibility.data() + static_cast<size_t>(res.view) * n;
