@@ -278,6 +278,37 @@ def test_normal_equations_kernel_bit_identical(P):
             np.testing.assert_array_equal(b, want_b, err_msg=f"P={P} trial={trial} {isa}")
 
 
+def test_pdm_jacobian_same_bits_at_every_level(tmp_path):
+    """The Jacobian's mode columns (jacobian_modes kernel; AVX-512 does the last modes as one
+    masked vector) are the same floats at every SIMD level, for all four PDMs (m = 34, 32, 10)."""
+    import os
+    import subprocess
+    import sys
+    code = (
+        "import sys, numpy as np, fastclnf\n"
+        "from fastclnf import _core as C\n"
+        "m = fastclnf.load_model()\n"
+        "rng = np.random.default_rng(0)\n"
+        "out = []\n"
+        "for pdm in [m._core.pdm] + [p[1].pdm for p in m._core.parts]:\n"
+        "    for t in range(3):\n"
+        "        g = np.array([rng.uniform(0.5, 3), *rng.uniform(-0.5, 0.5, 3), *rng.uniform(0, 300, 2)], np.float32)\n"
+        "        q = (rng.standard_normal(pdm.m) * 3).astype(np.float32)\n"
+        "        out.append(C.jacobian(pdm, g, q).ravel())\n"
+        "np.save(sys.argv[1], np.concatenate(out))\n"
+    )
+    got = {}
+    for isa in LEVELS:
+        path = tmp_path / f"{isa}.npy"
+        here = os.path.dirname(os.path.dirname(os.path.abspath(fastclnf.__file__)))
+        env = dict(os.environ, FASTCLNF_SIMD=isa,
+                   PYTHONPATH=os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
+        subprocess.run([sys.executable, "-c", code, str(path)], env=env, check=True)
+        got[isa] = np.load(path)
+    for isa in LEVELS:
+        np.testing.assert_array_equal(got[isa], got["generic"], err_msg=isa)
+
+
 def test_float_exp_within_one_ulp_and_clamped():
     x = np.linspace(-87, 88, 200001).astype(F32)
     got = _core._expf(x).astype(np.float64)
