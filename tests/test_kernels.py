@@ -240,6 +240,100 @@ def test_cholesky_kernel_bit_identical(n):
             assert not ok_ref and not x_ref.any()
 
 
+@pytest.mark.parametrize("ws", [3, 5, 7, 9, 11, 13, 15])
+def test_mean_shift_kernel_bit_identical(ws):
+    """The mean-shift kernel (AVX-512: kernel rows transposed in registers, 16 or 32 landmarks
+    at a time, gathers for a remainder of up to 8) equals the scalar reference for every landmark
+    count around the block sizes, invisible landmarks, clamping corner cases and NaN."""
+    rng = np.random.default_rng(ws)
+    grid = _core.kde_grid(ws, F32(-0.5 / 1.5 ** 2))
+    for n in [1, 7, 8, 9, 16, 17, 24, 25, 28, 33, 51, 68, 70]:
+        maps = (rng.random((n, ws, ws)).astype(F32) ** 3)
+        dx = rng.uniform(-1, ws + 1, n).astype(F32)
+        dy = rng.uniform(-1, ws + 1, n).astype(F32)
+        special = [0.0, ws - 0.1, float(ws), 3.05, 0.05, np.nan, -1e9][: n]
+        dx[: len(special)] = special
+        dy[: len(special)] = special[::-1]
+        visible = (rng.random(n) > 0.2).astype(np.int32)
+        want = _core.mean_shift(maps, visible, dx, dy, ws, grid)
+        for isa in LEVELS:
+            got = _core.mean_shift(maps, visible, dx, dy, ws, grid, impl="fast", isa=isa)
+            for g, w in zip(got, want):
+                np.testing.assert_array_equal(g, w, err_msg=f"n={n} isa={isa}")
+
+
+def _normal_equations_reference(Jw, J, mu):
+    """nurlms.cpp's scalar loops: float sums over rows in order, zero weights skipped."""
+    rows, P = J.shape
+    H = np.zeros((P, P), F32)
+    b = np.zeros(P, F32)
+    for r in range(rows):
+        for a in range(P):
+            v = Jw[r, a]
+            if v == 0:
+                continue
+            b[a] = F32(b[a] + F32(v * mu[r]))
+            H[a, : a + 1] = (H[a, : a + 1] + (v * J[r, : a + 1]).astype(F32)).astype(F32)
+    return H, b
+
+
+@pytest.mark.parametrize("P", [6, 10, 16, 17, 38, 40, 52])
+def test_normal_equations_kernel_bit_identical(P):
+    """Every level equals the scalar loops, with structural zeros (translation columns, invisible
+    rows), and with non-finite J entries behind zero weights (the kernel then keeps the
+    per-weight test: a zero weight must never let an inf/NaN through)."""
+    rng = np.random.default_rng(P)
+    rows = 2 * 23
+    for trial in range(3):
+        J = rng.standard_normal((rows, P)).astype(F32)
+        J[: rows // 2, 5 % P] = 0
+        J[rows // 2:, 4 % P] = 0
+        J[[3, 3 + rows // 2]] = 0  # an invisible landmark
+        Jw = J.copy() if trial == 0 else (J * rng.uniform(0, 2, (rows, 1))).astype(F32)
+        if trial == 2:
+            J[1, 5 % P] = np.inf      # behind a zero weight
+            J[rows // 2 + 2, 4 % P] = np.nan
+            Jw[1, 5 % P] = 0
+            Jw[rows // 2 + 2, 4 % P] = 0
+        mu = rng.standard_normal(rows).astype(F32)
+        want_H, want_b = _normal_equations_reference(Jw, J, mu)
+        for isa in LEVELS:
+            H, b = _core._normal_equations(Jw, J, mu, isa=isa)
+            np.testing.assert_array_equal(H, want_H, err_msg=f"P={P} trial={trial} {isa}")
+            np.testing.assert_array_equal(b, want_b, err_msg=f"P={P} trial={trial} {isa}")
+
+
+def test_pdm_jacobian_same_bits_at_every_level(tmp_path):
+    """The Jacobian's mode columns (jacobian_modes kernel; AVX-512 does the last modes as one
+    masked vector) are the same floats at every SIMD level, for all four PDMs (m = 34, 32, 10)."""
+    import os
+    import subprocess
+    import sys
+    code = (
+        "import sys, numpy as np, fastclnf\n"
+        "from fastclnf import _core as C\n"
+        "m = fastclnf.load_model()\n"
+        "rng = np.random.default_rng(0)\n"
+        "out = []\n"
+        "for pdm in [m._core.pdm] + [p[1].pdm for p in m._core.parts]:\n"
+        "    for t in range(3):\n"
+        "        g = np.array([rng.uniform(0.5, 3), *rng.uniform(-0.5, 0.5, 3), *rng.uniform(0, 300, 2)], np.float32)\n"
+        "        q = (rng.standard_normal(pdm.m) * 3).astype(np.float32)\n"
+        "        out.append(C.jacobian(pdm, g, q).ravel())\n"
+        "np.save(sys.argv[1], np.concatenate(out))\n"
+    )
+    got = {}
+    for isa in LEVELS:
+        path = tmp_path / f"{isa}.npy"
+        here = os.path.dirname(os.path.dirname(os.path.abspath(fastclnf.__file__)))
+        env = dict(os.environ, FASTCLNF_SIMD=isa,
+                   PYTHONPATH=os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
+        subprocess.run([sys.executable, "-c", code, str(path)], env=env, check=True)
+        got[isa] = np.load(path)
+    for isa in LEVELS:
+        np.testing.assert_array_equal(got[isa], got["generic"], err_msg=isa)
+
+
 def test_float_exp_within_one_ulp_and_clamped():
     x = np.linspace(-87, 88, 200001).astype(F32)
     got = _core._expf(x).astype(np.float64)
