@@ -3,8 +3,10 @@
 Every kernel repeats the reference's float operations in the same order, so the tolerance is
 zero — fast and reference results must be bit-identical at every SIMD level this CPU runs, on
 random AOIs and on the real faces — with one stated exception: on the FMA levels (avx2, avx512)
-the CCNF response kernels use fused multiply-adds in the neuron dot products and the patch
-norms (one rounding per multiply-add instead of two). The generic level stays bit-identical.
+the CCNF response kernels use fused multiply-adds (one rounding per multiply-add instead of two)
+in the neuron dot products, the patch norms, the sigmoid's exp polynomial and the Sigma product,
+and a Newton-refined reciprocal (~1 ulp) for the sigmoid's division. The generic level stays
+bit-identical.
 
 Tolerance for the FMA levels, and why:
 * Response maps: |fast - reference| <= RESP_RTOL * max |reference| per map stage. A neuron input
@@ -16,10 +18,10 @@ Tolerance for the FMA levels, and why:
   moves the map by 1e-2 or more).
 * Whole fits: NU-RLMS stops on a fixed threshold and the mean-shift is sharp, so differences at
   the 1e-6 level of the maps come out as up to a few hundredths of a pixel in the landmarks
-  (measured on the 12 test faces: median of the per-face max 0.015 px, worst 0.15 px). That is the
+  (measured on the 12 test faces: median of the per-face max ~0.02 px, worst 0.23 px). That is the
   size of the float noise between OpenFace's own BLAS arithmetic and the spec's order: parity
   with OpenFace over the 343 reference faces is what counts (benchmarks/parity.py: median
-  0.0040 px, p95 0.030 px with FMA; 0.0042 / 0.032 without). The fit tolerance: per-face max
+  0.0039 px, p95 0.031 px with FMA; 0.0042 / 0.032 without). The fit tolerance: per-face max
   landmark difference <= 0.5 px, median over faces <= 0.05 px (the parity gates).
 
 Also: the C++ schedule against the Python one, 8-bit against float images, lazily built Sigma
