@@ -13,9 +13,10 @@ bool isa_supported(Isa isa) {
             return true;
 #if defined(FASTCLNF_X86_KERNELS)
         case Isa::avx2:
-            return __builtin_cpu_supports("avx2");
+            return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
         case Isa::avx512:
-            return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512f") &&
+            return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                   __builtin_cpu_supports("avx512f") &&
                    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
                    __builtin_cpu_supports("avx512vl");
 #endif

@@ -1,9 +1,31 @@
 """SIMD kernels against the scalar reference code (cpp/kernels.hpp).
 
 Every kernel repeats the reference's float operations in the same order, so the tolerance is
-zero: fast and reference results must be bit-identical, at every SIMD level this CPU runs, on
-random AOIs and on the real faces. Also: the C++ schedule against the Python one, 8-bit against
-float images, lazily built Sigma sets on several threads, fit_batch.
+zero — fast and reference results must be bit-identical at every SIMD level this CPU runs, on
+random AOIs and on the real faces — with one stated exception: on the FMA levels (avx2, avx512)
+the CCNF response kernels use fused multiply-adds (one rounding per multiply-add instead of two)
+in the neuron dot products, the patch norms, the sigmoid's exp polynomial and the Sigma product,
+and a Newton-refined reciprocal (~1 ulp) for the sigmoid's division. The generic level stays
+bit-identical.
+
+Tolerance for the FMA levels, and why:
+* Response maps: |fast - reference| <= RESP_RTOL * max |reference| per map stage. A neuron input
+  z = bias + sum of up to 121 products is a float sum whose every step the FMA rounds once
+  instead of twice, i.e. z moves by a few float ulps of its partial sums; through the sigmoid
+  (slope <= alpha/2) and Sigma that is a few 1e-7 of the map. Measured worst case over random,
+  constant, zero-norm and 1e4-scale AOIs at every window size: 1.2e-6 of the map maximum;
+  RESP_RTOL = 1e-5 leaves 8x margin and still catches any real bug (a wrong pixel or neuron
+  moves the map by 1e-2 or more).
+* Whole fits: NU-RLMS stops on a fixed threshold and the mean-shift is sharp, so differences at
+  the 1e-6 level of the maps come out as up to a few hundredths of a pixel in the landmarks
+  (measured on the 12 test faces: median of the per-face max ~0.02 px, worst 0.23 px). That is the
+  size of the float noise between OpenFace's own BLAS arithmetic and the spec's order: parity
+  with OpenFace over the 343 reference faces is what counts (benchmarks/parity.py: median
+  0.0039 px, p95 0.031 px with FMA; 0.0042 / 0.032 without). The fit tolerance: per-face max
+  landmark difference <= 0.5 px, median over faces <= 0.05 px (the parity gates).
+
+Also: the C++ schedule against the Python one, 8-bit against float images, lazily built Sigma
+sets on several threads, fit_batch.
 """
 from __future__ import annotations
 
@@ -23,6 +45,20 @@ from conftest import DATA_DIR
 
 F32 = np.float32
 LEVELS = _core.simd_levels()
+FMA_LEVELS = {"avx2", "avx512"}  # response kernels with fused multiply-adds (see above)
+RESP_RTOL = 1e-5
+FIT_MAX_PX, FIT_MEDIAN_PX = 0.5, 0.05
+
+
+def assert_response_close(got, ref, isa, msg=""):
+    """Bit-identical on the generic level, within RESP_RTOL of the map maximum on FMA levels."""
+    if isa not in FMA_LEVELS:
+        np.testing.assert_array_equal(got, ref, err_msg=msg)
+        return
+    assert got.shape == ref.shape and np.isfinite(got).all(), msg
+    scale = max(float(np.abs(ref).max()), 1e-30)
+    err = float(np.abs(got.astype(np.float64) - ref).max())
+    assert err <= RESP_RTOL * scale, f"{msg}: |fast - reference| {err:.3g} > {RESP_RTOL} * {scale:.3g}"
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +119,7 @@ def test_responses_bit_identical_on_real_faces(model, faces):
                     for im in (img, imgf):
                         got = _core.responses(im, cm.scales[k], sig, view, ws, lm, 0.93, 0.04,
                                               isa=isa)
-                        np.testing.assert_array_equal(got, ref, err_msg=f"{name} ws {ws} {isa}")
+                        assert_response_close(got, ref, isa, f"{name} ws {ws} {isa}")
                 checked += 1
     assert checked >= 6 * 4
 
@@ -110,7 +146,7 @@ def test_expert_response_bit_identical_on_random_aois(model, ws):
                 for isa in LEVELS:
                     got = _core.expert_response(scale, 0, i, aoi, ws, sigmas, stage=stage,
                                                 isa=isa)
-                    np.testing.assert_array_equal(got, ref, err_msg=f"{stage} {isa} i={i}")
+                    assert_response_close(got, ref, isa, f"{stage} {isa} i={i}")
 
 
 def test_responses_at_the_image_border(model):
@@ -125,28 +161,41 @@ def test_responses_at_the_image_border(model):
     for isa in LEVELS:
         for im in (img, img.astype(F32)):
             got = _core.responses(im, core.scales[0], sig, 0, 11, lm, 1.2, -0.1, isa=isa)
-            np.testing.assert_array_equal(got, ref)
+            assert_response_close(got, ref, isa, isa)
     # Entirely outside: all-zero AOIs give the maps of constant patches.
     far = lm + 1e4
     ref = _core.responses(img, core.scales[0], sig, 0, 11, far, 1.0, 0.0, impl="reference")
     for isa in LEVELS:
-        np.testing.assert_array_equal(
-            _core.responses(img, core.scales[0], sig, 0, 11, far, 1.0, 0.0, isa=isa), ref)
+        assert_response_close(
+            _core.responses(img, core.scales[0], sig, 0, 11, far, 1.0, 0.0, isa=isa), ref, isa, isa)
 
 
 # --------------------------------------------------------------------------------------------
 # Whole fits
 
 def test_fit_fast_equals_reference(model, faces):
-    """Responses, mean-shift, normal equations, Cholesky, likelihoods: the whole schedule."""
+    """Responses, mean-shift, normal equations, Cholesky, likelihoods: the whole schedule.
+    Bit-identical on the generic level; within the fit tolerance (module docstring) on FMA
+    levels."""
     core = model._core
     sched = core.schedule(fastclnf.presets.IMAGE)
+    worst = {isa: [] for isa in LEVELS if isa in FMA_LEVELS}
     for face in faces:
         img = gray_of(face)
         g, q = F.initial_params(core, face["bbox"])
         ref = _core.detect_landmarks(img, sched, g, q, impl="reference")
         for isa in LEVELS:
             got = _core.detect_landmarks(img, sched, g, q, isa=isa)
+            assert len(got["parts"]) == len(ref["parts"])
+            if isa in FMA_LEVELS:
+                d = [np.abs(np.asarray(got["landmarks"]) - ref["landmarks"]).max()]
+                for pg, pr in zip(got["parts"], ref["parts"]):
+                    assert (pg is None) == (pr is None), f"{isa}: a part deferred on one path only"
+                    if pr is not None:
+                        d.append(np.abs(np.asarray(pg["landmarks"]) - pr["landmarks"]).max())
+                assert max(d) <= FIT_MAX_PX, f"{isa}: landmarks {max(d):.3f} px from the reference"
+                worst[isa].append(max(d))
+                continue
             for key in ("g", "q", "landmarks", "landmark_likelihoods"):
                 np.testing.assert_array_equal(got[key], ref[key], err_msg=f"{key} {isa}")
             assert got["likelihood"] == ref["likelihood"]
@@ -155,6 +204,8 @@ def test_fit_fast_equals_reference(model, faces):
                     assert pg is None
                     continue
                 np.testing.assert_array_equal(pg["landmarks"], pr["landmarks"])
+    for isa, d in worst.items():
+        assert np.median(d) <= FIT_MEDIAN_PX, f"{isa}: median {np.median(d):.3f} px from the reference"
 
 
 @pytest.mark.parametrize("preset", ["image", "wild"])
