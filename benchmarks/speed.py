@@ -1,6 +1,11 @@
 """Speed of a fit, stage by stage, against the scalar reference path and against OpenFace.
 
     PYTHONPATH=python python3 benchmarks/speed.py [--limit N] [--repeats R] [--stages-only]
+        [--detect-images N]
+
+After the fit rows come tracking (video01.mp4, ms/frame against OpenFace's per-frame `ms`, with
+success agreement and landmark distance) and MTCNN detection (the first N reference images, per
+image against OpenFace's `detect_ms`, with boxes matched), so that one table covers issue 6.
 
 Prints one table: per-stage milliseconds (fast SIMD kernels vs the scalar reference code of the
 same build, same inputs), the whole fit (median over faces; ratio to OpenFace's own `ms` for
@@ -139,6 +144,51 @@ def first_fit(face):
     return json.loads(out.stdout)
 
 
+def track_row(model, repeats):
+    """video01: (our median ms/frame, OpenFace's, success agreement, median px) — per frame the
+    minimum over `repeats` fresh trackers."""
+    from video_parity import compare, load_reference, reference_videos
+
+    for video, ref in reference_videos():
+        if video.name == "video01.mp4":
+            break
+    else:
+        return None
+    rows = load_reference(ref)
+    best, res = None, None
+    for _ in range(repeats):
+        res = compare(model, video, rows)
+        best = res["ms"] if best is None else np.minimum(best, res["ms"])
+    return (float(np.median(best)), float(np.median(res["ref_ms"])), float(res["agree"].mean()),
+            float(np.median(res["dist"])))
+
+
+def detect_rows(model, n_images, repeats):
+    """MTCNN on the first `n_images` reference images: per-image ms (min over repeats) and
+    OpenFace's `detect_ms`, and how many of OpenFace's boxes we match at IoU >= 0.9."""
+    import json
+
+    from detect_parity import match
+
+    with open(SHARED / "reference" / "detections.jsonl") as f:
+        records = [json.loads(line) for line in f if line.strip()][:n_images]
+    ours, ref, n_ref, n_matched = [], [], 0, 0
+    for rec in records:
+        img = cv2.imread(str(SHARED / "data" / rec["image"]), cv2.IMREAD_COLOR)
+        boxes = model.detect_faces(img)  # warm
+        best = np.inf
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            model.detect_faces(img)
+            best = min(best, time.perf_counter() - t0)
+        ours.append(best * 1e3)
+        ref.append(rec["detect_ms"])
+        want = [d[:4] for d in rec["detections"]]
+        n_ref += len(want)
+        n_matched += len(match(want, [b[:4] for b in boxes]))
+    return np.array(ours), np.array(ref), n_matched, n_ref
+
+
 _probe_model = None
 
 
@@ -148,6 +198,8 @@ def main(argv=None):
     ap.add_argument("--limit", type=int, help="first N reference faces only")
     ap.add_argument("--repeats", type=int, default=3, help="timing repeats (minimum taken)")
     ap.add_argument("--stages-only", action="store_true")
+    ap.add_argument("--detect-images", type=int, default=30,
+                    help="MTCNN rows over the first N reference images (0: skip)")
     args = ap.parse_args(argv)
 
     faces = load_faces(args.limit)
@@ -184,6 +236,16 @@ def main(argv=None):
     print(f"{'first fit in a fresh process (import+load / first / second)':52s} "
           f"{ff['import_load']:9.1f} {ff['first']:9.1f} {ff['second']:9.1f}")
     print(f"{'  OpenFace first fit (reference ms_first, this face)':52s} {faces[0]['ms_first']:9.1f}")
+
+    tr = track_row(model, max(1, args.repeats - 1))
+    if tr is not None:
+        print(f"{'tracking video01 (ms/frame, median; OpenFace)':52s} {tr[0]:9.3f} {tr[1]:9.3f} "
+              f"{tr[1] / tr[0]:8.1f}x   (success agreement {tr[2]:.4f}, median {tr[3]:.4f} px)")
+    if args.detect_images:
+        ours, ref, matched, n_ref = detect_rows(model, args.detect_images, args.repeats)
+        print(f"{f'MTCNN, {len(ours)} images (ms/image, median; OpenFace)':52s} {np.median(ours):9.3f} "
+              f"{np.median(ref):9.3f} {np.median(ref / ours):8.1f}x   (median per-image ratio; "
+              f"{matched}/{n_ref} boxes matched)")
 
     d = np.array([mean_distance(r.landmarks, f["landmarks"]) for r, f in zip(results, faces)])
     eyes = np.array([mean_distance(r.eye_landmarks, np.asarray(f["eye_landmarks"]))

@@ -40,21 +40,25 @@ namespace generic {
 #endif
 #define FCL_STR(x) #x
 
-FCL_TARGET_PUSH("avx2,bmi,bmi2,popcnt,f16c")
+FCL_TARGET_PUSH("avx2,fma,bmi,bmi2,popcnt,f16c")
 namespace avx2 {
 #define FCL_W 8
+#define FCL_FMA 1
 #define FCL_ISA Isa::avx2
 #include "kernels.inc"
+#undef FCL_FMA
 #undef FCL_ISA
 #undef FCL_W
 }  // namespace avx2
 FCL_TARGET_POP
 
-FCL_TARGET_PUSH("avx2,bmi,bmi2,popcnt,f16c,avx512f,avx512bw,avx512dq,avx512vl")
+FCL_TARGET_PUSH("avx2,fma,bmi,bmi2,popcnt,f16c,avx512f,avx512bw,avx512dq,avx512vl")
 namespace avx512 {
 #define FCL_W 16
+#define FCL_FMA 1
 #define FCL_ISA Isa::avx512
 #include "kernels.inc"
+#undef FCL_FMA
 #undef FCL_ISA
 #undef FCL_W
 }  // namespace avx512

@@ -1,5 +1,6 @@
 #include "nurlms.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -33,11 +34,24 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
     const int ws = s.ws;
 
     // All work arrays in one zero-filled allocation. J and W J carry kPad floats of slack: the
-    // normal-equations kernel reads whole vectors.
+    // normal-equations kernel reads whole vectors. Diagonal weights W: x rows then y rows.
     const int ldh = pad16(P);
     const size_t nJ = static_cast<size_t>(2 * n) * P + kPad;
     const size_t nchol = in.kernels ? cholesky_scratch_floats(P) : 0;
-    std::vector<float> arena(P + 2 * n + 2 * n + 2 * n + 2 * nJ + 2 * n + 2 * n + P * P + P + 3 * n +
+    const bool weighted = s.weight > 0.f;
+    // The full Jacobian skips the weighting when trace(W) == 2n (spec 01 §3.4 quirk); the rigid
+    // one always applies it. With W = I both are the same thing.
+    bool apply_w = weighted;
+    if (weighted && !rigid) {
+        float tr = 0.f;  // trace(W): the x rows' weights, then the y rows' (the same values)
+        for (int rows = 0; rows < 2; ++rows)
+            for (int i = 0; i < n; ++i) tr += s.weight * in.confidence[i];
+        apply_w = tr != static_cast<float>(2 * n);
+    }
+    // W J only where it is applied; the P x P matrix only for the scalar reference solve.
+    const size_t nJw = apply_w ? nJ : 0;
+    const size_t nH = in.kernels ? 0 : static_cast<size_t>(P) * P;
+    std::vector<float> arena(P + 2 * n + 2 * n + 2 * n + nJ + nJw + 2 * n + 2 * n + nH + P + 3 * n +
                              (in.kernels ? P * ldh : 0) + nchol + 16, 0.f);
     float* next = arena.data();
     auto take = [&next](size_t count) {
@@ -50,11 +64,11 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
     float* shape = take(2 * n);
     float* prev = take(2 * n);
     float* J = take(nJ);
-    float* Jw = take(nJ);
+    float* Jw = take(nJw);
     float* msx = take(n);
     float* msy = take(n);
     float* mu = take(2 * n);
-    float* H = take(static_cast<size_t>(P) * P);
+    float* H = take(nH);
     float* b = take(P);
     float* S = take(3 * n);
     float* Hp = take(in.kernels ? static_cast<size_t>(P) * ldh : 0);
@@ -65,27 +79,21 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
     if (!rigid)
         for (int k = 0; k < m; ++k) lambda[6 + k] = s.reg / pdm.eig[k];
 
-    // Diagonal weights W (x rows then y rows).
-    const bool weighted = s.weight > 0.f;
     for (int r = 0; r < 2 * n; ++r) w[r] = 1.f;
     if (weighted)
         for (int i = 0; i < n; ++i) w[i] = w[i + n] = s.weight * in.confidence[i];
-    // The full Jacobian skips the weighting when trace(W) == 2n (spec 01 §3.4 quirk); the rigid
-    // one always applies it. With W = I both are the same thing.
-    bool apply_w = weighted;
-    if (weighted && !rigid) {
-        float tr = 0.f;
-        for (int r = 0; r < 2 * n; ++r) tr += w[r];
-        apply_w = tr != static_cast<float>(2 * n);
-    }
 
     const float centre = map_centre(ws);
     PhaseOutput out;
     out.dx.assign(n, 0.f);
     out.dy.assign(n, 0.f);
 
+    // The rigid phase leaves q alone except where its clamp changes it (only possible after the
+    // first update): S(q) is recomputed only then.
+    bool q_changed = true;
+    std::vector<float> q_before(rigid ? m : 0);
     for (int t = 0; t < s.iterations; ++t) {
-        shape3d(pdm, q, S);  // shared by the 2-D shape and the Jacobian
+        if (q_changed) shape3d(pdm, q, S);  // shared by the 2-D shape and the Jacobian
         shape2d_from3d(pdm, g, S, shape);
         if (t > 0 && shape_distance(shape, prev, 2 * n) < 0.01) {
             out.converged = true;
@@ -159,7 +167,9 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
             linalg::cholesky_solve(H, b, P);  // b becomes the update (0 if singular)
         }
         apply_update(g, q, m, b, P);
+        if (rigid) std::copy_n(q, m, q_before.data());
         clamp_local(pdm, q);  // also in the rigid phase (spec 02 §2.4 step 12)
+        if (rigid) q_changed = !std::equal(q, q + m, q_before.data());
         out.updates++;
     }
     return out;
@@ -227,8 +237,12 @@ ScaleResult fit_scale_impl(const Image& img, const Pdm& pdm, const CcnfScale& sc
         in.kernels = &kernels(opt.isa);
         in.ld = pad16(n);
         maps_t.assign(N * in.ld, 0.f);
-        for (int i = 0; i < n; ++i)
-            for (size_t t = 0; t < N; ++t) maps_t[t * in.ld + i] = maps[i * N + t];
+        // 16 landmarks at a time: 16 read streams, contiguous writes.
+        for (int i0 = 0; i0 < n; i0 += kPad) {
+            const int i1 = i0 + kPad < n ? i0 + kPad : n;
+            for (size_t t = 0; t < N; ++t)
+                for (int i = i0; i < i1; ++i) maps_t[t * in.ld + i] = maps[i * N + t];
+        }
         in.maps_t = maps_t.data();
     }
     in.visible = scale.visibility.data() + static_cast<size_t>(res.view) * n;

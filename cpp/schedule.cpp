@@ -54,8 +54,17 @@ FitOutcome detect_landmarks(const Image& img, const Schedule& s, const Global& g
     const int n_main = main_pdm.n;
     const float main_scale = out.main.g[0];
     bool any_fitted = false;
+    for (const PartSchedule& p : s.parts)
+        any_fitted |= static_cast<double>(main_scale) > p.fit_above_scale;
     out.parts.reserve(s.parts.size());
     for (const PartSchedule& p : s.parts) {
+        if (!any_fitted && p.defer_unfitted) {
+            ModelFit pf;
+            pf.fitted = false;
+            pf.deferred = true;
+            out.parts.push_back(std::move(pf));
+            continue;
+        }
         const Pdm& part_pdm = *p.model.pdm;
         const int n_part = part_pdm.n;
         // Unmapped entries stay 0 and count as missing (x == 0), spec 02 §4 step 2.
@@ -70,7 +79,6 @@ FitOutcome detect_landmarks(const Image& img, const Schedule& s, const Global& g
         ModelFit pf;
         if (static_cast<double>(main_scale) > p.fit_above_scale) {
             pf = run_schedule(img, p.model, pg, pq, opt);
-            any_fitted = true;
         } else {
             pf.fitted = false;
             pf.g = pg;

@@ -92,3 +92,29 @@ def test_gray_conversion_is_openface_formula():
     expect = (9798 * r + 19235 * g + 3735 * b + 16384) >> 15  # spec 02 §6.1
     np.testing.assert_array_equal(to_gray(img), expect)
     np.testing.assert_array_equal(_bgr_to_gray_formula(img), expect)
+
+
+def test_gray_conversion_every_colour_and_layout():
+    """The core's SIMD conversion against the formula: all 2^24 colours, BGRA, row tails of every
+    length around the 16-pixel step, and strided views (copied first)."""
+    import cv2
+
+    from fastclnf import _core
+    from fastclnf.image import _bgr_to_gray_formula, to_gray
+
+    c = np.arange(1 << 24, dtype=np.uint32)
+    img = np.stack([c >> 16, (c >> 8) & 255, c & 255], -1).astype(np.uint8).reshape(4096, 4096, 3)
+    expect = _bgr_to_gray_formula(img)
+    np.testing.assert_array_equal(_core.bgr_to_gray(img), expect)
+    np.testing.assert_array_equal(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), expect)  # OpenCV 4.x
+    bgra = np.concatenate([img[:512], np.full((512, 4096, 1), 9, np.uint8)], axis=2)
+    np.testing.assert_array_equal(_core.bgr_to_gray(bgra), expect[:512])
+    rng = np.random.default_rng(4)
+    for w in range(1, 50):
+        small = rng.integers(0, 256, (3, w, 3), dtype=np.uint8)
+        np.testing.assert_array_equal(to_gray(small), _bgr_to_gray_formula(small))
+    big = rng.integers(0, 256, (40, 90, 3), dtype=np.uint8)
+    for view in (big[::2, ::3], big[:, :, ::-1], big[::-1], big[5:30, 7:70]):
+        np.testing.assert_array_equal(to_gray(view), _bgr_to_gray_formula(view))
+    with pytest.raises(ValueError, match="contiguous"):
+        _core.bgr_to_gray(big[:, ::2])

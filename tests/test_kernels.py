@@ -1,9 +1,31 @@
 """SIMD kernels against the scalar reference code (cpp/kernels.hpp).
 
 Every kernel repeats the reference's float operations in the same order, so the tolerance is
-zero: fast and reference results must be bit-identical, at every SIMD level this CPU runs, on
-random AOIs and on the real faces. Also: the C++ schedule against the Python one, 8-bit against
-float images, lazily built Sigma sets on several threads, fit_batch.
+zero — fast and reference results must be bit-identical at every SIMD level this CPU runs, on
+random AOIs and on the real faces — with one stated exception: on the FMA levels (avx2, avx512)
+the CCNF response kernels use fused multiply-adds (one rounding per multiply-add instead of two)
+in the neuron dot products, the patch norms, the sigmoid's exp polynomial and the Sigma product,
+and a Newton-refined reciprocal (~1 ulp) for the sigmoid's division. The generic level stays
+bit-identical.
+
+Tolerance for the FMA levels, and why:
+* Response maps: |fast - reference| <= RESP_RTOL * max |reference| per map stage. A neuron input
+  z = bias + sum of up to 121 products is a float sum whose every step the FMA rounds once
+  instead of twice, i.e. z moves by a few float ulps of its partial sums; through the sigmoid
+  (slope <= alpha/2) and Sigma that is a few 1e-7 of the map. Measured worst case over random,
+  constant, zero-norm and 1e4-scale AOIs at every window size: 1.2e-6 of the map maximum;
+  RESP_RTOL = 1e-5 leaves 8x margin and still catches any real bug (a wrong pixel or neuron
+  moves the map by 1e-2 or more).
+* Whole fits: NU-RLMS stops on a fixed threshold and the mean-shift is sharp, so differences at
+  the 1e-6 level of the maps come out as up to a few hundredths of a pixel in the landmarks
+  (measured on the 12 test faces: median of the per-face max ~0.02 px, worst 0.23 px). That is the
+  size of the float noise between OpenFace's own BLAS arithmetic and the spec's order: parity
+  with OpenFace over the 343 reference faces is what counts (benchmarks/parity.py: median
+  0.0039 px, p95 0.031 px with FMA; 0.0042 / 0.032 without). The fit tolerance: per-face max
+  landmark difference <= 0.5 px, median over faces <= 0.05 px (the parity gates).
+
+Also: the C++ schedule against the Python one, 8-bit against float images, lazily built Sigma
+sets on several threads, fit_batch.
 """
 from __future__ import annotations
 
@@ -23,6 +45,20 @@ from conftest import DATA_DIR
 
 F32 = np.float32
 LEVELS = _core.simd_levels()
+FMA_LEVELS = {"avx2", "avx512"}  # response kernels with fused multiply-adds (see above)
+RESP_RTOL = 1e-5
+FIT_MAX_PX, FIT_MEDIAN_PX = 0.5, 0.05
+
+
+def assert_response_close(got, ref, isa, msg=""):
+    """Bit-identical on the generic level, within RESP_RTOL of the map maximum on FMA levels."""
+    if isa not in FMA_LEVELS:
+        np.testing.assert_array_equal(got, ref, err_msg=msg)
+        return
+    assert got.shape == ref.shape and np.isfinite(got).all(), msg
+    scale = max(float(np.abs(ref).max()), 1e-30)
+    err = float(np.abs(got.astype(np.float64) - ref).max())
+    assert err <= RESP_RTOL * scale, f"{msg}: |fast - reference| {err:.3g} > {RESP_RTOL} * {scale:.3g}"
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +119,7 @@ def test_responses_bit_identical_on_real_faces(model, faces):
                     for im in (img, imgf):
                         got = _core.responses(im, cm.scales[k], sig, view, ws, lm, 0.93, 0.04,
                                               isa=isa)
-                        np.testing.assert_array_equal(got, ref, err_msg=f"{name} ws {ws} {isa}")
+                        assert_response_close(got, ref, isa, f"{name} ws {ws} {isa}")
                 checked += 1
     assert checked >= 6 * 4
 
@@ -110,7 +146,7 @@ def test_expert_response_bit_identical_on_random_aois(model, ws):
                 for isa in LEVELS:
                     got = _core.expert_response(scale, 0, i, aoi, ws, sigmas, stage=stage,
                                                 isa=isa)
-                    np.testing.assert_array_equal(got, ref, err_msg=f"{stage} {isa} i={i}")
+                    assert_response_close(got, ref, isa, f"{stage} {isa} i={i}")
 
 
 def test_responses_at_the_image_border(model):
@@ -125,33 +161,51 @@ def test_responses_at_the_image_border(model):
     for isa in LEVELS:
         for im in (img, img.astype(F32)):
             got = _core.responses(im, core.scales[0], sig, 0, 11, lm, 1.2, -0.1, isa=isa)
-            np.testing.assert_array_equal(got, ref)
+            assert_response_close(got, ref, isa, isa)
     # Entirely outside: all-zero AOIs give the maps of constant patches.
     far = lm + 1e4
     ref = _core.responses(img, core.scales[0], sig, 0, 11, far, 1.0, 0.0, impl="reference")
     for isa in LEVELS:
-        np.testing.assert_array_equal(
-            _core.responses(img, core.scales[0], sig, 0, 11, far, 1.0, 0.0, isa=isa), ref)
+        assert_response_close(
+            _core.responses(img, core.scales[0], sig, 0, 11, far, 1.0, 0.0, isa=isa), ref, isa, isa)
 
 
 # --------------------------------------------------------------------------------------------
 # Whole fits
 
 def test_fit_fast_equals_reference(model, faces):
-    """Responses, mean-shift, normal equations, Cholesky, likelihoods: the whole schedule."""
+    """Responses, mean-shift, normal equations, Cholesky, likelihoods: the whole schedule.
+    Bit-identical on the generic level; within the fit tolerance (module docstring) on FMA
+    levels."""
     core = model._core
     sched = core.schedule(fastclnf.presets.IMAGE)
+    worst = {isa: [] for isa in LEVELS if isa in FMA_LEVELS}
     for face in faces:
         img = gray_of(face)
         g, q = F.initial_params(core, face["bbox"])
         ref = _core.detect_landmarks(img, sched, g, q, impl="reference")
         for isa in LEVELS:
             got = _core.detect_landmarks(img, sched, g, q, isa=isa)
+            assert len(got["parts"]) == len(ref["parts"])
+            if isa in FMA_LEVELS:
+                d = [np.abs(np.asarray(got["landmarks"]) - ref["landmarks"]).max()]
+                for pg, pr in zip(got["parts"], ref["parts"]):
+                    assert (pg is None) == (pr is None), f"{isa}: a part deferred on one path only"
+                    if pr is not None:
+                        d.append(np.abs(np.asarray(pg["landmarks"]) - pr["landmarks"]).max())
+                assert max(d) <= FIT_MAX_PX, f"{isa}: landmarks {max(d):.3f} px from the reference"
+                worst[isa].append(max(d))
+                continue
             for key in ("g", "q", "landmarks", "landmark_likelihoods"):
                 np.testing.assert_array_equal(got[key], ref[key], err_msg=f"{key} {isa}")
             assert got["likelihood"] == ref["likelihood"]
             for pg, pr in zip(got["parts"], ref["parts"]):
+                if pr is None:  # deferred (no part fitted): nothing computed on either path
+                    assert pg is None
+                    continue
                 np.testing.assert_array_equal(pg["landmarks"], pr["landmarks"])
+    for isa, d in worst.items():
+        assert np.median(d) <= FIT_MEDIAN_PX, f"{isa}: median {np.median(d):.3f} px from the reference"
 
 
 @pytest.mark.parametrize("preset", ["image", "wild"])
@@ -171,7 +225,29 @@ def test_cpp_schedule_equals_python_schedule(model, faces, preset):
         for name in a.parts:
             assert a.parts[name]["fitted"] == b.parts[name]["fitted"]
             assert a.parts[name]["likelihood"] == b.parts[name]["likelihood"]
-            np.testing.assert_array_equal(a.parts[name]["landmarks"], b.parts[name]["landmarks"])
+            for key in ("g", "q", "landmarks"):
+                np.testing.assert_array_equal(a.parts[name][key], b.parts[name][key])
+
+
+def test_unfitted_inner_part_is_deferred_but_identical(model, faces):
+    """Below the parts' scale threshold the C++ schedule skips the inner face's PDM fit to the
+    mapped points; the Result computes it on access, equal to the Python schedule's."""
+    core = model._core
+    small = [f for f in faces if f["params_global"][0] < 0.85][:3]
+    assert small, "no small face in the test set"
+    for face in small:
+        img = gray_of(face)
+        g, q = F.initial_params(core, face["bbox"])
+        raw = _core.detect_landmarks(img, core.schedule(fastclnf.presets.IMAGE), g, q)
+        names = [name for name, _, _, _ in core.parts]
+        assert [p is None for p in raw["parts"]] == [n not in F.EYE_PARTS for n in names]
+        a = F.detect_landmarks(core, img, g, q, fastclnf.presets.IMAGE)
+        b = F.detect_landmarks_python(core, img, g, q, fastclnf.presets.IMAGE)
+        for name in names:
+            assert dict(a.parts[name]).keys() == b.parts[name].keys()
+            for key in ("g", "q", "landmarks"):
+                np.testing.assert_array_equal(a.parts[name][key], b.parts[name][key])
+            assert not a.parts[name]["fitted"] and a.parts[name]["likelihood"] is None
 
 
 @pytest.mark.parametrize("size", [12.0, 30.0])
@@ -213,6 +289,100 @@ def test_cholesky_kernel_bit_identical(n):
             np.testing.assert_array_equal(x, x_ref)
         if trial == 2 and n > 1:
             assert not ok_ref and not x_ref.any()
+
+
+@pytest.mark.parametrize("ws", [3, 5, 7, 9, 11, 13, 15])
+def test_mean_shift_kernel_bit_identical(ws):
+    """The mean-shift kernel (AVX-512: kernel rows transposed in registers, 16 or 32 landmarks
+    at a time, gathers for a remainder of up to 8) equals the scalar reference for every landmark
+    count around the block sizes, invisible landmarks, clamping corner cases and NaN."""
+    rng = np.random.default_rng(ws)
+    grid = _core.kde_grid(ws, F32(-0.5 / 1.5 ** 2))
+    for n in [1, 7, 8, 9, 16, 17, 24, 25, 28, 33, 51, 68, 70]:
+        maps = (rng.random((n, ws, ws)).astype(F32) ** 3)
+        dx = rng.uniform(-1, ws + 1, n).astype(F32)
+        dy = rng.uniform(-1, ws + 1, n).astype(F32)
+        special = [0.0, ws - 0.1, float(ws), 3.05, 0.05, np.nan, -1e9][: n]
+        dx[: len(special)] = special
+        dy[: len(special)] = special[::-1]
+        visible = (rng.random(n) > 0.2).astype(np.int32)
+        want = _core.mean_shift(maps, visible, dx, dy, ws, grid)
+        for isa in LEVELS:
+            got = _core.mean_shift(maps, visible, dx, dy, ws, grid, impl="fast", isa=isa)
+            for g, w in zip(got, want):
+                np.testing.assert_array_equal(g, w, err_msg=f"n={n} isa={isa}")
+
+
+def _normal_equations_reference(Jw, J, mu):
+    """nurlms.cpp's scalar loops: float sums over rows in order, zero weights skipped."""
+    rows, P = J.shape
+    H = np.zeros((P, P), F32)
+    b = np.zeros(P, F32)
+    for r in range(rows):
+        for a in range(P):
+            v = Jw[r, a]
+            if v == 0:
+                continue
+            b[a] = F32(b[a] + F32(v * mu[r]))
+            H[a, : a + 1] = (H[a, : a + 1] + (v * J[r, : a + 1]).astype(F32)).astype(F32)
+    return H, b
+
+
+@pytest.mark.parametrize("P", [6, 10, 16, 17, 38, 40, 52])
+def test_normal_equations_kernel_bit_identical(P):
+    """Every level equals the scalar loops, with structural zeros (translation columns, invisible
+    rows), and with non-finite J entries behind zero weights (the kernel then keeps the
+    per-weight test: a zero weight must never let an inf/NaN through)."""
+    rng = np.random.default_rng(P)
+    rows = 2 * 23
+    for trial in range(3):
+        J = rng.standard_normal((rows, P)).astype(F32)
+        J[: rows // 2, 5 % P] = 0
+        J[rows // 2:, 4 % P] = 0
+        J[[3, 3 + rows // 2]] = 0  # an invisible landmark
+        Jw = J.copy() if trial == 0 else (J * rng.uniform(0, 2, (rows, 1))).astype(F32)
+        if trial == 2:
+            J[1, 5 % P] = np.inf      # behind a zero weight
+            J[rows // 2 + 2, 4 % P] = np.nan
+            Jw[1, 5 % P] = 0
+            Jw[rows // 2 + 2, 4 % P] = 0
+        mu = rng.standard_normal(rows).astype(F32)
+        want_H, want_b = _normal_equations_reference(Jw, J, mu)
+        for isa in LEVELS:
+            H, b = _core._normal_equations(Jw, J, mu, isa=isa)
+            np.testing.assert_array_equal(H, want_H, err_msg=f"P={P} trial={trial} {isa}")
+            np.testing.assert_array_equal(b, want_b, err_msg=f"P={P} trial={trial} {isa}")
+
+
+def test_pdm_jacobian_same_bits_at_every_level(tmp_path):
+    """The Jacobian's mode columns (jacobian_modes kernel; AVX-512 does the last modes as one
+    masked vector) are the same floats at every SIMD level, for all four PDMs (m = 34, 32, 10)."""
+    import os
+    import subprocess
+    import sys
+    code = (
+        "import sys, numpy as np, fastclnf\n"
+        "from fastclnf import _core as C\n"
+        "m = fastclnf.load_model()\n"
+        "rng = np.random.default_rng(0)\n"
+        "out = []\n"
+        "for pdm in [m._core.pdm] + [p[1].pdm for p in m._core.parts]:\n"
+        "    for t in range(3):\n"
+        "        g = np.array([rng.uniform(0.5, 3), *rng.uniform(-0.5, 0.5, 3), *rng.uniform(0, 300, 2)], np.float32)\n"
+        "        q = (rng.standard_normal(pdm.m) * 3).astype(np.float32)\n"
+        "        out.append(C.jacobian(pdm, g, q).ravel())\n"
+        "np.save(sys.argv[1], np.concatenate(out))\n"
+    )
+    got = {}
+    for isa in LEVELS:
+        path = tmp_path / f"{isa}.npy"
+        here = os.path.dirname(os.path.dirname(os.path.abspath(fastclnf.__file__)))
+        env = dict(os.environ, FASTCLNF_SIMD=isa,
+                   PYTHONPATH=os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
+        subprocess.run([sys.executable, "-c", code, str(path)], env=env, check=True)
+        got[isa] = np.load(path)
+    for isa in LEVELS:
+        np.testing.assert_array_equal(got[isa], got["generic"], err_msg=isa)
 
 
 def test_float_exp_within_one_ulp_and_clamped():

@@ -12,4 +12,5 @@ PYBIND11_MODULE(_core, m) {
     fastclnf::bindings::register_mtcnn(m);
     fastclnf::bindings::register_validator(m);
     fastclnf::bindings::register_schedule(m);
+    fastclnf::bindings::register_image(m);
 }

@@ -39,4 +39,5 @@ void register_nurlms(py::module_& m);
 void register_mtcnn(py::module_& m);
 void register_validator(py::module_& m);
 void register_schedule(py::module_& m);
+void register_image(py::module_& m);
 }  // namespace fastclnf::bindings

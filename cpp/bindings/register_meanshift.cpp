@@ -1,6 +1,7 @@
 // Bindings of the KDE mean-shift core (spec 02 §2.5).
 #include <string>
 
+#include "kernels.hpp"
 #include "meanshift.hpp"
 #include "register.hpp"
 
@@ -36,7 +37,8 @@ void register_meanshift(py::module_& m) {
     m.def(
         "mean_shift",
         [](const carray<float>& maps, const py::array& visible, const carray<float>& dx,
-           const carray<float>& dy, int ws, const carray<float>& grid) {
+           const carray<float>& dy, int ws, const carray<float>& grid, const std::string& impl,
+           py::object isa) {
             if (maps.ndim() != 3 || maps.shape(1) != ws || maps.shape(2) != ws)
                 throw py::value_error("maps: expected shape (n, " + std::to_string(ws) + ", " +
                                       std::to_string(ws) + "), got " + shape_of(maps));
@@ -57,21 +59,34 @@ void register_meanshift(py::module_& m) {
                 throw py::value_error("grid: expected kde_grid(" + std::to_string(ws) +
                                       ", a) of shape (" + std::to_string(G * G) + ", " +
                                       std::to_string(ws * ws) + "), got " + shape_of(grid));
+            const bool reference = impl_arg(impl);
+            const Kernels& k = kernels(isa_arg(isa));
             py::array_t<float> mx(n), my(n);
             float* ox = mx.mutable_data();
             float* oy = my.mutable_data();
             {
                 py::gil_scoped_release nogil;
-                mean_shift(maps.data(), vis.data(), static_cast<int>(n), ws, dx.data(), dy.data(),
-                           grid.data(), ox, oy);
+                if (reference) {
+                    mean_shift(maps.data(), vis.data(), static_cast<int>(n), ws, dx.data(),
+                               dy.data(), grid.data(), ox, oy);
+                } else {
+                    // The kernel's layout: maps transposed, landmark-minor, kPad-padded rows.
+                    const int N = ws * ws, ld = pad16(static_cast<int>(n));
+                    std::vector<float> maps_t(static_cast<size_t>(N) * ld, 0.f);
+                    for (py::ssize_t i = 0; i < n; ++i)
+                        for (int t = 0; t < N; ++t) maps_t[static_cast<size_t>(t) * ld + i] = maps.data()[i * N + t];
+                    k.mean_shift_t(maps_t.data(), ld, vis.data(), static_cast<int>(n), ws, dx.data(),
+                                   dy.data(), grid.data(), ox, oy);
+                }
             }
             return py::make_tuple(mx, my);
         },
         py::arg("maps"), py::arg("visible"), py::arg("dx"), py::arg("dy"), py::arg("ws"),
-        py::arg("grid"),
+        py::arg("grid"), py::arg("impl") = "reference", py::arg("isa") = py::none(),
         "Mean-shift (mx, my), each (n,) float32, in the reference frame: dx, dy are the current "
         "positions in map coordinates; clamped to [0, ws-0.1], kernel at the nearest 0.1-px grid "
-        "point, shift = weighted mean - clamped position (spec 02 §2.5). Invisible -> (0, 0).");
+        "point, shift = weighted mean - clamped position (spec 02 §2.5). Invisible -> (0, 0). "
+        "impl='fast': the SIMD kernel of level isa (same results).");
 }
 
 }  // namespace fastclnf::bindings

@@ -297,6 +297,36 @@ copied once into the C++ object (converted to float32 if needed); coordinate-maj
 
     // Test hooks for the shared linear-algebra helpers (the NU-RLMS solver uses them in C++).
     m.def(
+        "_normal_equations",
+        [](const carray<float>& Jw, const carray<float>& J, const carray<float>& mu, py::object isa) {
+            if (J.ndim() != 2) throw py::value_error("J must be 2-D, got " + shape_str(J));
+            const int rows = static_cast<int>(J.shape(0)), P = static_cast<int>(J.shape(1));
+            check_2d(Jw, rows, P, "Jw");
+            if (mu.ndim() != 1 || mu.shape(0) != rows)
+                throw py::value_error("mu must have shape (rows,), got " + shape_str(mu));
+            const Kernels& k = kernels(isa_arg(isa));
+            const size_t len = static_cast<size_t>(rows) * P;
+            std::vector<float> jw(Jw.data(), Jw.data() + len), j(J.data(), J.data() + len);
+            jw.resize(len + kPad, 0.f);  // the kernel reads whole vectors
+            j.resize(len + kPad, 0.f);
+            const int ldh = pad16(P);
+            std::vector<float> h(static_cast<size_t>(P) * ldh, 0.f);
+            py::array_t<float> H({P, P}), b(P);
+            {
+                py::gil_scoped_release nogil;
+                k.normal_equations(jw.data(), j.data(), mu.data(), rows, P, h.data(), ldh,
+                                   b.mutable_data());
+            }
+            float* out = H.mutable_data();
+            for (int a = 0; a < P; ++a)
+                for (int c = 0; c < P; ++c) out[a * P + c] = c <= a ? h[static_cast<size_t>(a) * ldh + c] : 0.f;
+            return py::make_tuple(H, b);
+        },
+        py::arg("Jw"), py::arg("J"), py::arg("mu"), py::arg("isa") = py::none(),
+        "(H, b): the normal-equations kernel, H = Jw^T J (lower triangle, upper zeroed) and "
+        "b = Jw^T mu, float sums in row order with zero weights skipped (test hook).");
+
+    m.def(
         "_cholesky_solve",
         [](const carray<float>& H, const carray<float>& b, const std::string& impl, py::object isa,
            int repeat) {

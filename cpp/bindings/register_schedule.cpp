@@ -53,7 +53,8 @@ ModelSchedule model_schedule(PySchedule& ps, const py::object& pdm_obj, const py
     return m;
 }
 
-py::dict model_fit_dict(const ModelFit& f) {
+py::object model_fit_dict(const ModelFit& f) {
+    if (f.deferred) return py::none();
     py::dict d;
     py::array_t<float> g(6), q(f.q.size()), lm(f.landmarks.size());
     std::copy(f.g.begin(), f.g.end(), g.mutable_data());
@@ -92,8 +93,9 @@ void register_schedule(py::module_& m) {
                  const Pdm& main_pdm = *ps->s.main.pdm;
                  for (const auto& item : parts) {
                      const auto t = py::cast<py::tuple>(item);
-                     if (t.size() != 4)
-                         throw py::value_error("part: expected (pdm, steps, mapping, fit_above_scale)");
+                     if (t.size() != 4 && t.size() != 5)
+                         throw py::value_error("part: expected (pdm, steps, mapping, fit_above_scale"
+                                               "[, defer_unfitted])");
                      PartSchedule p;
                      p.model = model_schedule(*ps, t[0], py::cast<py::list>(t[1]));
                      auto mp = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(t[2]);
@@ -106,6 +108,7 @@ void register_schedule(py::module_& m) {
                          p.mapping.push_back({static_cast<int>(a), static_cast<int>(b)});
                      }
                      p.fit_above_scale = py::cast<double>(t[3]);
+                     if (t.size() == 5) p.defer_unfitted = py::cast<bool>(t[4]);
                      ps->s.parts.push_back(std::move(p));
                  }
                  return ps;
@@ -113,7 +116,8 @@ void register_schedule(py::module_& m) {
              py::arg("main"), py::arg("parts"),
              "main = (pdm, steps), steps = [(scale_index, scale, sigmas, grid, ws, iterations, "
              "sigma, reg, weight)]; parts = [(pdm, steps, mapping (k, 2) [main, part], "
-             "fit_above_scale)].")
+             "fit_above_scale[, defer_unfitted])]; a deferred part comes back as None when no part "
+             "was fitted.")
         .def_property_readonly("n_steps", [](const PySchedule& s) { return s.s.main.steps.size(); })
         .def_property_readonly("n_parts", [](const PySchedule& s) { return s.s.parts.size(); });
 
@@ -137,7 +141,7 @@ void register_schedule(py::module_& m) {
                 out = img.is_u8 ? detect_landmarks(img.u8_view(), sched.s, gg, qq, opt)
                                 : detect_landmarks(img.f32_view(), sched.s, gg, qq, opt);
             }
-            py::dict d = model_fit_dict(out.main);
+            py::dict d = py::cast<py::dict>(model_fit_dict(out.main));
             py::list parts;
             for (const auto& p : out.parts) parts.append(model_fit_dict(p));
             d["parts"] = parts;

@@ -171,6 +171,10 @@ class Schedule:
     @property
     def n_steps(self) -> int:
         ...
+def _normal_equations(Jw: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], J: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], mu: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], isa: typing.Any = None) -> tuple[numpy.typing.NDArray[numpy.float32], numpy.typing.NDArray[numpy.float32]]:
+    """
+    (H, b): the normal-equations kernel, H = Jw^T J (lower triangle, upper zeroed) and b = Jw^T mu, float sums in row order with zero weights skipped (test hook).
+    """
 def _cholesky_solve(H: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], b: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], impl: str = 'reference', isa: typing.Any = None, repeat: typing.SupportsInt | typing.SupportsIndex = 1) -> tuple[numpy.typing.NDArray[numpy.float32], bool]:
     """
     (x, ok): float Cholesky solve of H x = b with double accumulators; ok False and x = 0 when H is not positive definite (cpp/linalg.hpp; impl='fast': the SIMD kernel, same results). repeat > 1 reruns the solve (timing).
@@ -243,9 +247,9 @@ def likelihoods(maps: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], v
     """
     (model_likelihood, landmark_likelihoods) from the exact Gaussian (spec 02 §2.8).
     """
-def mean_shift(maps: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], visible: numpy.ndarray, dx: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], dy: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], ws: typing.SupportsInt | typing.SupportsIndex, grid: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> tuple[numpy.typing.NDArray[numpy.float32], numpy.typing.NDArray[numpy.float32]]:
+def mean_shift(maps: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], visible: numpy.ndarray, dx: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], dy: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], ws: typing.SupportsInt | typing.SupportsIndex, grid: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], impl: str = 'reference', isa: typing.Any = None) -> tuple[numpy.typing.NDArray[numpy.float32], numpy.typing.NDArray[numpy.float32]]:
     """
-    Mean-shift (mx, my), each (n,) float32, in the reference frame: dx, dy are the current positions in map coordinates; clamped to [0, ws-0.1], kernel at the nearest 0.1-px grid point, shift = weighted mean - clamped position (spec 02 §2.5). Invisible -> (0, 0).
+    Mean-shift (mx, my), each (n,) float32, in the reference frame: dx, dy are the current positions in map coordinates; clamped to [0, ws-0.1], kernel at the nearest 0.1-px grid point, shift = weighted mean - clamped position (spec 02 §2.5). Invisible -> (0, 0). impl='fast': the SIMD kernel of level isa (same results).
     """
 def mtcnn_nms(boxes: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], threshold: typing.SupportsFloat | typing.SupportsIndex, mode: str) -> list[int]:
     """

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
@@ -31,6 +32,11 @@ __all__ = ["CoreModel", "FitState", "fit_from_box", "detect_landmarks", "detect_
            "scale_parameters"]
 
 _f32 = np.float32
+
+
+#: The part models whose landmarks every Result reports (eye_landmarks); the others (the inner
+#: face) only matter when fitted, so their PDM fit to the mapped points is deferred otherwise.
+EYE_PARTS = ("left_eye_28", "right_eye_28")
 
 
 class CoreModel:
@@ -112,10 +118,11 @@ class CoreModel:
                                                settings.refine_parameters))
             parts = []
             if settings.refine_hierarchical:
-                for _, part, mapping, ps in self.parts:
+                for name, part, mapping, ps in self.parts:
                     steps = part.scale_steps(ps.window_sizes, ps.sigma, ps.reg_factor,
                                              ps.weight_factor, ps.iterations, False)
-                    parts.append((part.pdm, steps, mapping, 0.9 * part.patch_scaling[0]))
+                    parts.append((part.pdm, steps, mapping, 0.9 * part.patch_scaling[0],
+                                  name not in EYE_PARTS))
             return _core.Schedule(main, parts)
 
         # The lock is re-entrant: building a schedule fills the Sigma and grid caches too.
@@ -220,10 +227,47 @@ def detect_landmarks(core: CoreModel, image: np.ndarray, g: np.ndarray, q: np.nd
         state.message = (f"face too small: PDM scale {state.g[0]:.3f} < 0.25 after scale "
                          f"{r['failed_scale']}")
     if settings.refine_hierarchical:
-        for (name, _, _, _), p in zip(core.parts, r["parts"]):
-            state.parts[name] = {"g": p["g"], "q": p["q"], "landmarks": p["landmarks"],
-                                 "fitted": p["fitted"], "likelihood": p["likelihood"]}
+        for (name, part, mapping, _), p in zip(core.parts, r["parts"]):
+            if p is None:  # deferred: no part was fitted, so the main landmarks are final
+                state.parts[name] = _DeferredPart(core, part, mapping, state.landmarks)
+            else:
+                state.parts[name] = {"g": p["g"], "q": p["q"], "landmarks": p["landmarks"],
+                                     "fitted": p["fitted"], "likelihood": p["likelihood"]}
     return state
+
+
+class _DeferredPart(Mapping):
+    """An unfitted part's entry of ``state.parts`` (g, q, landmarks, fitted, likelihood),
+    computed on first access exactly as the schedule would have: the part PDM fitted to the
+    mapped main landmarks (spec 02 §4 step 2)."""
+
+    def __init__(self, core: CoreModel, part: CoreModel, mapping: np.ndarray,
+                 main_landmarks: np.ndarray):
+        self._args = (core, part, mapping, main_landmarks)
+        self._value: Optional[dict] = None
+
+    def _load(self) -> dict:
+        if self._value is None:
+            core, part, mapping, lm = self._args
+            target = np.zeros(2 * part.n, _f32)
+            target[mapping[:, 1]] = lm[mapping[:, 0]]
+            target[mapping[:, 1] + part.n] = lm[mapping[:, 0] + core.n]
+            g, q, _ = _core.params_from_landmarks(part.pdm, target)
+            self._value = {"g": g, "q": q, "landmarks": _core.shape2d(part.pdm, g, q),
+                           "fitted": False, "likelihood": None}
+        return self._value
+
+    def __getitem__(self, key):
+        return self._load()[key]
+
+    def __iter__(self):
+        return iter(("g", "q", "landmarks", "fitted", "likelihood"))
+
+    def __len__(self) -> int:
+        return 5
+
+    def __repr__(self) -> str:
+        return repr(self._load())
 
 
 def detect_landmarks_python(core: CoreModel, image: np.ndarray, g: np.ndarray, q: np.ndarray,

@@ -6,19 +6,18 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .errors import ModelNotFoundError
-from .fit import CoreModel, fit_from_box, initial_params as _initial_params
+from .fit import EYE_PARTS as _EYE_PARTS, CoreModel, fit_from_box, initial_params as _initial_params
 from .image import check_box, to_gray
 from .models.loader import load_model_data
 from .presets import FitSettings, resolve
 
 __all__ = ["Model", "Result", "load_model"]
 
-_EYE_PARTS = ("left_eye_28", "right_eye_28")
 
 
 @dataclass
@@ -47,6 +46,9 @@ class Result:
     pose (computed on first access): (Tx, Ty, Tz, rx, ry, rz) head pose in mm and radians
         (spec 03 §6.3). gaze (on first access): `fastclnf.gaze.Gaze` (spec 03 §7), or None
         without eye models.
+    parts: part model name -> mapping with g, q, landmarks (2k,), fitted, likelihood (None
+        when the part was not fitted). A non-eye part that was not fitted is computed on first
+        access.
     """
 
     landmarks: np.ndarray
@@ -65,7 +67,7 @@ class Result:
     score: Optional[float] = None
     intrinsics: Optional[np.ndarray] = None
     landmark_likelihoods: Optional[np.ndarray] = None
-    parts: dict = field(default_factory=dict, repr=False)
+    parts: Dict[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
     _model: Any = field(default=None, repr=False, compare=False)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -119,8 +121,8 @@ class Result:
 
 
 def _as_points(flat: np.ndarray) -> np.ndarray:
-    n = flat.shape[0] // 2
-    return np.stack([flat[:n], flat[n:]], axis=1).astype(np.float64)
+    """(n, 2) float64 points from the core's (x_1..x_n, y_1..y_n) layout, in one copy."""
+    return np.ascontiguousarray(flat.reshape(2, -1).T, dtype=np.float64)
 
 
 def _resolve_intrinsics(intrinsics, shape) -> np.ndarray:
@@ -212,9 +214,10 @@ class Model:
         and the fit succeeded, else 1/0 from the fit's own success."""
         validator = self._get_validator() if settings.validate else None
         if validator is not None and state.fit_success:
-            from .validate import validate
-
-            c = validate(validator, gray, _as_points(state.landmarks), state.g[1:4])
+            # Our own fit's arrays: the core call directly, without validate()'s argument checks.
+            lm = np.ascontiguousarray(state.landmarks.reshape(2, -1).T, dtype=np.float32)
+            g = state.g
+            c = float(validator.validate(gray, lm, float(g[1]), float(g[2]), float(g[3])))
             return c, bool(c > settings.validation_boundary)
         return (1.0 if state.fit_success else 0.0), bool(state.fit_success)
 

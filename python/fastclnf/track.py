@@ -82,9 +82,9 @@ def _check_frame(frame, who: str) -> np.ndarray:
 
 
 def _landmark_box(flat: np.ndarray) -> np.ndarray:
-    n = flat.shape[0] // 2
-    x, y = flat[:n].astype(np.float64), flat[n:].astype(np.float64)
-    return np.array([x.min(), y.min(), x.max() - x.min(), y.max() - y.min()])
+    xy = flat.reshape(2, -1).astype(np.float64)
+    lo, hi = xy.min(axis=1), xy.max(axis=1)
+    return np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]])
 
 
 def _gray(frame: np.ndarray) -> np.ndarray:
