@@ -1,7 +1,7 @@
 """A/B timing of two builds of fastclnf on a noisy shared machine.
 
-    PYTHONPATH=python python3 benchmarks/ab_builds.py BEFORE AFTER [--what responses|fits|both]
-        [--repeats R] [--rounds N] [--limit N]
+    PYTHONPATH=python python3 benchmarks/ab_builds.py BEFORE AFTER
+        [--what responses|fits|both|track] [--repeats R] [--rounds N] [--limit N] [--cpu K]
 
 BEFORE and AFTER are directories that hold a `fastclnf` package with its compiled `_core` (e.g.
 a copy of python/ from another worktree, or /tmp/x/ with fastclnf/ copied in and the other
@@ -13,7 +13,13 @@ builds see the same machine load:
   the landmarks of 8 fitted reference faces, mean ms per call over the faces;
 * fits: `Model.fit` with the image preset on all 343 reference faces (or --limit), the median of
   the per-face ratio AFTER/BEFORE and each build's median ratio to OpenFace's `ms` (as
-  benchmarks/parity.py prints it).
+  benchmarks/parity.py prints it);
+* track: a Tracker over video01.mp4's 300 frames in chunks of 10, chunks interleaved between the
+  workers (both trackers see the same frames in the same order), best of --rounds passes per
+  chunk; ms per frame and the ratio.
+
+--cpu K pins both workers to CPU K (same core, so neither gets a quieter one). An A/A run (the
+same directory twice) shows the noise floor.
 """
 from __future__ import annotations
 
@@ -70,9 +76,28 @@ def worker():
                 args.append((img, cm.scales[k], sig, 0, ws, lm, 0.93, 0.04))
             stages.append((f"{name} ws {ws} ({cm.n} landmarks)", args))
     print(len(stages), len(faces), flush=True)
+    frames, tracker = [], None
     for line in sys.stdin:
         kind, a, b, reps = line.split()
         a, b, reps = int(a), int(b), int(reps)
+        if kind == "t":  # chunk a of 10 frames; chunk 0 starts a new pass
+            if tracker is None:
+                cap = cv2.VideoCapture(str(SHARED / "data" / "videos" / "torchopenface" / "video01.mp4"))
+                while True:
+                    ok, frame = cap.read()
+                    if not ok:
+                        break
+                    frames.append(frame)
+                tracker = fastclnf.Tracker(model)
+                for frame in frames:  # warm the Sigma views and KDE grids
+                    tracker.update(frame)
+            if a == 0:
+                tracker.reset()
+            t0 = time.perf_counter()
+            for frame in frames[10 * a: 10 * a + 10]:
+                tracker.update(frame)
+            print(f"chunk {a}\t{(time.perf_counter() - t0) * 1e3}", flush=True)
+            continue
         if kind == "r":
             label, args = stages[a]
             fn = lambda: _core.responses(*args[b])  # noqa: E731
@@ -93,17 +118,21 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("before")
     ap.add_argument("after")
-    ap.add_argument("--what", choices=("responses", "fits", "both"), default="both")
+    ap.add_argument("--what", choices=("responses", "fits", "both", "track"), default="both")
     ap.add_argument("--repeats", type=int, default=5, help="best of R per item (fits: 3)")
     ap.add_argument("--rounds", type=int, default=3, help="passes over the response items")
     ap.add_argument("--limit", type=int, help="first N faces for the fits")
+    ap.add_argument("--cpu", type=int, help="pin both workers to this CPU")
     args = ap.parse_args()
-    builds = (args.before, args.after)
+    # Workers are keyed by position, so an A/A run (the same directory twice) gets two workers.
+    dirs = (args.before, args.after)
+    builds = (0, 1)
     procs = {}
+    pin = ["taskset", "-c", str(args.cpu)] if args.cpu is not None else []
     for d in builds:
-        env = dict(os.environ, PYTHONPATH=str(Path(d).resolve()))
-        procs[d] = subprocess.Popen([sys.executable, __file__, "--worker"], env=env, text=True,
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        env = dict(os.environ, PYTHONPATH=str(Path(dirs[d]).resolve()))
+        procs[d] = subprocess.Popen(pin + [sys.executable, __file__, "--worker"], env=env,
+                                    text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     counts = [procs[d].stdout.readline().split() for d in builds][0]
     n_stages, n_faces = int(counts[0]), int(counts[1])
 
@@ -151,6 +180,16 @@ def main():
         r = np.array(ms[builds[1]]) / np.array(ms[builds[0]])
         print(f"fits after/before per face: median {np.median(r):.3f} "
               f"(p25 {np.percentile(r, 25):.3f}, p75 {np.percentile(r, 75):.3f})")
+    if args.what == "track":
+        best = {}
+        for rd in range(args.rounds):
+            for c in range(30):
+                for d, (_, t) in both(f"t {c} 0 1", (c + rd) % 2).items():
+                    best[d, c] = min(best.get((d, c), float("inf")), t)
+        a, b = (np.array([best[d, c] for c in range(30)]) for d in builds)
+        print(f"track video01: before {a.sum() / 300:.3f} ms/frame, after {b.sum() / 300:.3f} "
+              f"ms/frame (best of {args.rounds} per 10-frame chunk); after/before {b.sum() / a.sum():.3f}, "
+              f"median chunk ratio {np.median(b / a):.3f}")
     for p in procs.values():
         p.stdin.close()
         p.wait()
