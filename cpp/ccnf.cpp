@@ -494,7 +494,7 @@ void expert_response(const CcnfExpert& e, int pw, int ph, const float* aoi, int 
     const auto a = padded_aoi(aoi, pw, ws);
     std::vector<float> scratch(response_scratch_floats(pw, ph, ws));
     const float diag = sigma_t ? 0.f : sigma_diagonal(e.alpha_sum);
-    k.expert_response(e, pw, ph, a.data(), ws, sigma_t, diag, scratch.data(), out);
+    k.expert_response(e, pw, ph, a.data(), ws, sigma_t, diag, scratch.data(), out, nullptr, 0);
 }
 
 void expert_raw_response_fast(const CcnfExpert& e, int pw, int ph, const float* aoi, int ws,
@@ -561,22 +561,31 @@ void responses_impl(const Image& img, const CcnfScale& scale, const SigmaSet& si
         }
         warp_kernel(k, img, m.data(), W, aoi);
         // The next expert in `order` shares this one's Sigma: both maps in one pass over it.
-        if (k2 + 1 < n) {
-            const int i1 = order[k2 + 1];
-            const size_t idx1 = static_cast<size_t>(view) * n + i1;
-            if (scale.visibility[idx1] && sigmas.alias[idx1] == sigmas.alias[idx] &&
-                sigmas.sigma[idx1].size() == map_size * map_size) {
-                const auto m1 = aoi_matrix(landmarks2n[i1], landmarks2n[i1 + n], a, b, W);
-                warp_kernel(k, img, m1.data(), W, aoi1);
-                k.expert_response_pair(scale.experts[idx], scale.experts[idx1], scale.pw, scale.ph,
-                                       aoi, aoi1, ws, sigmas.sigma_t_of(idx), scratch, out,
-                                       maps + i1 * map_size);
-                ++k2;
-                continue;
-            }
+        const int i1 = k2 + 1 < n ? order[k2 + 1] : -1;
+        const size_t idx1 = static_cast<size_t>(view) * n + i1;
+        const bool pair = i1 >= 0 && scale.visibility[idx1] &&
+                          sigmas.alias[idx1] == sigmas.alias[idx] &&
+                          sigmas.sigma[idx1].size() == map_size * map_size;
+        // The Sigma the expert after this one (or pair) will read.
+        const float* next = nullptr;
+        const int kn = k2 + (pair ? 2 : 1);
+        if (kn < n) {
+            const size_t idxn = static_cast<size_t>(view) * n + order[kn];
+            if (scale.visibility[idxn] && sigmas.sigma[idxn].size() == map_size * map_size)
+                next = sigmas.sigma_t_of(idxn);
+        }
+        const size_t next_floats = next ? sigmas.sigma_t[sigmas.alias[static_cast<size_t>(view) * n + order[kn]]].size() : 0;
+        if (pair) {
+            const auto m1 = aoi_matrix(landmarks2n[i1], landmarks2n[i1 + n], a, b, W);
+            warp_kernel(k, img, m1.data(), W, aoi1);
+            k.expert_response_pair(scale.experts[idx], scale.experts[idx1], scale.pw, scale.ph,
+                                   aoi, aoi1, ws, sigmas.sigma_t_of(idx), scratch, out,
+                                   maps + i1 * map_size, next, next_floats);
+            ++k2;
+            continue;
         }
         k.expert_response(scale.experts[idx], scale.pw, scale.ph, aoi, ws,
-                          sigmas.sigma_t_of(idx), 0.f, scratch, out);
+                          sigmas.sigma_t_of(idx), 0.f, scratch, out, next, next_floats);
     }
 }
 

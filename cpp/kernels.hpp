@@ -46,8 +46,11 @@ struct Kernels {
     //             the diagonal sigma_diag * I;
     //   scratch:  response_scratch_floats(pw, ph, ws) floats;
     //   out:      ws^2 floats.
+    //   prefetch: prefetch_floats floats to pull into L2 meanwhile (the next expert's Sigma), or
+    //             null.
     void (*expert_response)(const CcnfExpert& e, int pw, int ph, const float* aoi, int ws,
-                            const float* sigma_t, float sigma_diag, float* scratch, float* out);
+                            const float* sigma_t, float sigma_diag, float* scratch, float* out,
+                            const float* prefetch, std::size_t prefetch_floats);
 
     // The raw sigmoid sum r (before Sigma) of expert_response, pad16(ws^2) floats written (the
     // padding positions hold unspecified finite values).
@@ -109,7 +112,8 @@ struct Kernels {
     // pad16(ws^2) floats.
     void (*expert_response_pair)(const CcnfExpert& e0, const CcnfExpert& e1, int pw, int ph,
                                  const float* aoi0, const float* aoi1, int ws,
-                                 const float* sigma_t, float* scratch, float* out0, float* out1);
+                                 const float* sigma_t, float* scratch, float* out0, float* out1,
+                                 const float* prefetch, std::size_t prefetch_floats);
 };
 
 std::size_t cholesky_scratch_floats(int n);
