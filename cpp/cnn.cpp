@@ -1,6 +1,8 @@
 // Layer primitives for the MTCNN nets and the CNN validator (spec 03 §1.3, spec 02 §5.4).
 #include "cnn.hpp"
 
+#include "cnn_kernels.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -354,7 +356,7 @@ void fc_vector(const float* v, const Layer& L, float* out) {
 
 }  // namespace
 
-void forward(const Net& net, Tensor& x, Workspace& ws) {
+void forward_reference(const Net& net, Tensor& x, Workspace& ws) {
     Tensor& y = ws.tmp;
     for (const Layer& L : net) {
         const std::size_t plane = static_cast<std::size_t>(x.h) * x.w;
@@ -422,6 +424,269 @@ void forward(const Net& net, Tensor& x, Workspace& ws) {
                 break;
         }
     }
+}
+
+void pack(Layer& L) {
+    if (L.kind != LayerKind::Conv && L.kind != LayerKind::FullyConnected) return;
+    const int M = L.n_out;
+    const std::size_t K = L.kind == LayerKind::Conv ? static_cast<std::size_t>(L.n_in) * L.kh * L.kw
+                                                    : static_cast<std::size_t>(L.n_in);
+    const float* src = L.kind == LayerKind::Conv ? L.weights.data() : L.weights_t.data();  // M × K
+    L.packed.resize(static_cast<std::size_t>(M) * K);
+    if (L.kind == LayerKind::FullyConnected) {
+        L.fc_ld = static_cast<int>(pad_tile(static_cast<std::size_t>(M)));
+        L.fc_w.assign(K * L.fc_ld, 0.f);
+        L.fc_b.assign(L.fc_ld, 0.f);
+        for (std::size_t i = 0; i < K; ++i)
+            std::copy(L.weights.begin() + i * M, L.weights.begin() + (i + 1) * M, L.fc_w.begin() + i * L.fc_ld);
+        std::copy(L.bias.begin(), L.bias.end(), L.fc_b.begin());
+    }
+    float* d = L.packed.data();
+    for (int b = 0, m0 = 0; b < row_blocks(M); ++b) {
+        const int mr = block_rows(M, b);
+        for (std::size_t k = 0; k < K; ++k)
+            for (int i = 0; i < mr; ++i) *d++ = src[(m0 + i) * K + k];
+        m0 += mr;
+    }
+}
+
+namespace {
+
+// A strided activation (cnn_kernels.hpp): c maps of h × w valid values, row stride rs, plane
+// stride ps; or a vector of c values (flat).
+struct Act {
+    int c = 0, h = 0, w = 0, rs = 0;
+    std::size_t ps = 0;
+    bool flat = false;
+    float* p = nullptr;
+};
+
+float* reserve(std::vector<float>& v, std::size_t n) {
+    if (v.size() < n) v.resize(n);  // grows only: buffers are reused across layers and calls
+    return v.data();
+}
+
+// The activation (if any) that forward() fuses into layer i's output: layer i+1 when it is a
+// ReLU, or a PReLU with one slope per output.
+int fused_activation(const Net& net, std::size_t i, int n_out, const float*& slopes) {
+    slopes = nullptr;
+    if (i + 1 >= net.size()) return kActNone;
+    const Layer& N = net[i + 1];
+    if (N.kind == LayerKind::ReLU) return kActReLU;
+    if (N.kind == LayerKind::PReLU && N.weights.size() == static_cast<std::size_t>(n_out)) {
+        slopes = N.weights.data();
+        return kActPReLU;
+    }
+    return kActNone;
+}
+
+}  // namespace
+
+namespace {
+
+// forward(); with `head` set it stops at the first fully connected layer that takes a vector,
+// leaving that layer's (flattened) input in `out` and returning its index.
+std::size_t run(const Net& net, const float* in, int c, int h, int w, Tensor& out, Workspace& ws, bool head) {
+    std::size_t stopped = net.size();
+    const CnnKernels& K = ws.kernels ? *ws.kernels : cnn_kernels();
+    std::vector<float>* cur = &ws.a;
+    std::vector<float>* nxt = &ws.b;
+    Act x;
+    x.c = c;
+    x.h = h;
+    x.w = x.rs = w;
+    x.ps = static_cast<std::size_t>(h) * w;
+    x.p = reserve(*cur, static_cast<std::size_t>(c) * x.ps + kSlack);
+    std::copy(in, in + static_cast<std::size_t>(c) * x.ps, x.p);
+    for (std::size_t li = 0; li < net.size(); ++li) {
+        const Layer& L = net[li];
+        if (L.packed.empty() && (L.kind == LayerKind::Conv || L.kind == LayerKind::FullyConnected))
+            throw std::logic_error("cnn::forward needs pack()ed layers");
+        const bool as_conv = L.kind == LayerKind::Conv ||
+                             (L.kind == LayerKind::FullyConnected && !x.flat && x.c == L.n_in);
+        if (as_conv) {
+            const int kh = L.kind == LayerKind::Conv ? L.kh : 1, kw = L.kind == LayerKind::Conv ? L.kw : 1;
+            const int oh = x.h - kh + 1, ow = x.w - kw + 1;
+            ConvArgs a;
+            a.in = x.p;
+            a.ps_in = x.ps;
+            a.rs = x.rs;
+            a.n_in = x.c;
+            a.kh = kh;
+            a.kw = kw;
+            a.n_out = L.n_out;
+            a.packed = L.packed.data();
+            a.bias = L.bias.data();
+            a.act = fused_activation(net, li, L.n_out, a.slopes);
+            a.n_pos = (oh - 1) * x.rs + ow;
+            a.ps_out = pad_tile(static_cast<std::size_t>(a.n_pos));
+            a.out = reserve(*nxt, L.n_out * a.ps_out + kSlack);
+            a.K = x.c * kh * kw;
+            if (ws.offsets.size() < static_cast<std::size_t>(a.K)) ws.offsets.resize(a.K);
+            for (int ch = 0, k = 0; ch < x.c; ++ch)
+                for (int r = 0; r < kh; ++r)
+                    for (int s = 0; s < kw; ++s, ++k)
+                        ws.offsets[k] = static_cast<std::ptrdiff_t>(ch) * x.ps + static_cast<std::ptrdiff_t>(r) * x.rs + s;
+            a.offsets = ws.offsets.data();
+            K.conv(a);
+            if (a.act != kActNone) ++li;
+            x.c = L.n_out;
+            x.h = oh;
+            x.w = ow;
+            x.ps = a.ps_out;
+            x.p = a.out;
+            std::swap(cur, nxt);
+            continue;
+        }
+        switch (L.kind) {
+            case LayerKind::MaxPool: {
+                const int oh = pooled_size(x.h, L.ky, L.sy), ow = pooled_size(x.w, L.kx, L.sx);
+                const std::size_t ps = pad_tile(static_cast<std::size_t>(oh) * ow);
+                float* o = reserve(*nxt, x.c * ps + kSlack);
+                K.pool(x.p, x.c, x.h, x.w, x.rs, x.ps, L.kx, L.ky, L.sx, L.sy, o, oh, ow, ps,
+                       reserve(ws.col, static_cast<std::size_t>(x.w)));
+                x.h = oh;
+                x.w = x.rs = ow;
+                x.ps = ps;
+                x.p = o;
+                std::swap(cur, nxt);
+                break;
+            }
+            case LayerKind::FullyConnected: {
+                const float* v = x.p;
+                if (!x.flat && (x.h * x.w > 1 || x.c > 1)) {
+                    // Case 2 quirk: channel-major, column-major inside a map (x outer, y inner).
+                    float* f = reserve(ws.col, static_cast<std::size_t>(x.c) * x.h * x.w);
+                    v = f;
+                    for (int ch = 0; ch < x.c; ++ch) {
+                        const float* m = x.p + ch * x.ps;
+                        for (int xx = 0; xx < x.w; ++xx)
+                            for (int yy = 0; yy < x.h; ++yy) *f++ = m[static_cast<std::size_t>(yy) * x.rs + xx];
+                    }
+                }
+                if (head) {
+                    out.c = L.n_in;
+                    out.h = out.w = 1;
+                    out.flat = true;
+                    out.data.assign(v, v + L.n_in);
+                    return li;
+                }
+                float* o = reserve(*nxt, static_cast<std::size_t>(L.fc_ld) + kSlack);
+                K.fc(v, 1, 0, L.fc_w.data(), L.fc_ld, L.fc_b.data(), L.n_in, o, 0);
+                x.c = L.n_out;
+                x.h = x.w = x.rs = 1;
+                x.ps = 1;
+                x.flat = true;
+                x.p = o;
+                std::swap(cur, nxt);
+                break;
+            }
+            case LayerKind::PReLU:
+            case LayerKind::ReLU:
+            case LayerKind::Sigmoid:
+                if (x.flat) {
+                    if (L.kind == LayerKind::PReLU)
+                        prelu(x.p, x.c, 1, L.weights.data());
+                    else if (L.kind == LayerKind::ReLU)
+                        relu(x.p, static_cast<std::size_t>(x.c));
+                    else
+                        sigmoid(x.p, static_cast<std::size_t>(x.c));
+                    break;
+                }
+                // Whole padded planes: the values outside the valid maps are never read.
+                for (int ch = 0; ch < x.c; ++ch) {
+                    float* m = x.p + ch * x.ps;
+                    if (L.kind == LayerKind::PReLU)
+                        prelu(m, 1, static_cast<int>(x.ps), L.weights.data() + ch);
+                    else if (L.kind == LayerKind::ReLU)
+                        relu(m, x.ps);
+                    else
+                        sigmoid(m, x.ps);
+                }
+                break;
+            case LayerKind::Conv:
+                break;  // handled above
+        }
+    }
+    out.c = x.c;
+    out.h = x.flat ? 1 : x.h;
+    out.w = x.flat ? 1 : x.w;
+    out.flat = x.flat;
+    out.data.resize(static_cast<std::size_t>(x.c) * out.h * out.w);
+    float* d = out.data.data();
+    if (x.flat) {
+        std::copy(x.p, x.p + x.c, d);
+        return stopped;
+    }
+    for (int ch = 0; ch < x.c; ++ch)
+        for (int y = 0; y < x.h; ++y, d += x.w) {
+            const float* r = x.p + ch * x.ps + static_cast<std::size_t>(y) * x.rs;
+            std::copy(r, r + x.w, d);
+        }
+    return stopped;
+}
+
+}  // namespace
+
+void forward(const Net& net, const float* in, int c, int h, int w, Tensor& out, Workspace& ws) {
+    run(net, in, c, h, w, out, ws, false);
+}
+
+std::size_t forward_trunk(const Net& net, const float* in, int c, int h, int w, Tensor& out, Workspace& ws) {
+    return run(net, in, c, h, w, out, ws, true);
+}
+
+int forward_head(const Net& net, std::size_t from, const float* v, int n, int n_in, std::vector<float>& out,
+                 Workspace& ws) {
+    const CnnKernels& K = ws.kernels ? *ws.kernels : cnn_kernels();
+    if (from >= net.size() || net[from].kind != LayerKind::FullyConnected)
+        throw std::invalid_argument("forward_head must start at a fully connected layer");
+    int dim = n_in, ld = n_in;
+    const float* x = v;
+    std::vector<float>* nxt = &ws.a;
+    for (std::size_t li = from; li < net.size(); ++li) {
+        const Layer& L = net[li];
+        switch (L.kind) {
+            case LayerKind::FullyConnected: {
+                if (L.n_in != dim) throw std::invalid_argument("forward_head: fully connected input size != n_in");
+                float* o = reserve(*nxt, static_cast<std::size_t>(n) * L.fc_ld + kSlack);
+                K.fc(x, n, ld, L.fc_w.data(), L.fc_ld, L.fc_b.data(), L.n_in, o, L.fc_ld);
+                x = o;
+                dim = L.n_out;
+                ld = L.fc_ld;
+                nxt = nxt == &ws.a ? &ws.b : &ws.a;
+                break;
+            }
+            case LayerKind::PReLU:
+            case LayerKind::ReLU:
+            case LayerKind::Sigmoid:
+                for (int j = 0; j < n; ++j) {
+                    float* r = const_cast<float*>(x) + static_cast<std::size_t>(j) * ld;  // x is ws-owned here
+                    if (L.kind == LayerKind::PReLU)
+                        prelu(r, dim, 1, L.weights.data());
+                    else if (L.kind == LayerKind::ReLU)
+                        relu(r, static_cast<std::size_t>(dim));
+                    else
+                        sigmoid(r, static_cast<std::size_t>(dim));
+                }
+                break;
+            default:
+                throw std::invalid_argument("forward_head: only vector layers may follow the first vector layer");
+        }
+    }
+    out.resize(static_cast<std::size_t>(n) * dim);
+    for (int j = 0; j < n; ++j)
+        std::copy(x + static_cast<std::size_t>(j) * ld, x + static_cast<std::size_t>(j) * ld + dim,
+                  out.begin() + static_cast<std::size_t>(j) * dim);
+    return dim;
+}
+
+void forward(const Net& net, Tensor& x, Workspace& ws) {
+    if (x.flat) {
+        forward_reference(net, x, ws);  // vectors in: no maps to run the direct kernels on
+        return;
+    }
+    forward(net, x.data.data(), x.c, x.h, x.w, x, ws);
 }
 
 }  // namespace fastclnf::cnn

@@ -21,7 +21,17 @@ struct Layer {
     int n_in = 0, n_out = 0, kh = 0, kw = 0;
     int kx = 0, ky = 0, sx = 0, sy = 0;
     std::vector<float> weights, weights_t, bias;
+    // Conv and FullyConnected: weights in the blocked order of the direct kernels
+    // (cnn_kernels.hpp), filled by pack(); the FC copy serves the 1×1-convolution case.
+    std::vector<float> packed;
+    // FullyConnected: weights and bias with n_out padded to fc_ld (a multiple of the widest
+    // vector tile) by zero columns, for the vector case of the direct kernels.
+    std::vector<float> fc_w, fc_b;
+    int fc_ld = 0;
 };
+
+// Fills layer.packed (call once after the weights are set; forward() needs it).
+void pack(Layer& layer);
 
 using Net = std::vector<Layer>;
 
@@ -34,8 +44,11 @@ struct Tensor {
 
 // Scratch buffers reused across layers and calls (no global state: the caller owns them).
 struct Workspace {
-    std::vector<float> col;  // im2col tile
-    Tensor tmp;              // ping-pong activation
+    std::vector<float> col;  // im2col tile (reference path), flattened maps
+    Tensor tmp;              // ping-pong activation (reference path)
+    std::vector<float> a, b; // strided activations (forward)
+    std::vector<std::ptrdiff_t> offsets;  // input offset of each k of a convolution
+    const struct CnnKernels* kernels = nullptr;  // forward's SIMD level; null: active_isa()
 };
 
 // Pooled output length: round((n − k)/s) + 1 with the division in float32 and C rounding (spec
@@ -72,6 +85,21 @@ void max_pool(const float* in, int c, int h, int w, int kx, int ky, int sx, int 
 // Runs `net` on `x` in place (x becomes the output). Fully connected layers follow spec 03 §1.3:
 // maps with c == n_in → 1×1 convolution; other maps → flatten channel-major, column-major within
 // a map (index c·H·W + x·H + y); vectors → weightsᵀ·v + bias.
+// forward: the direct SIMD kernels of the active level (FMA on AVX2/AVX-512, so float rounding
+// differs from the reference there); the layers must be pack()ed.
 void forward(const Net& net, Tensor& x, Workspace& ws);
+// The same from a raw input of c planes of h × w (plane stride h·w); the input must not alias ws.
+void forward(const Net& net, const float* in, int c, int h, int w, Tensor& out, Workspace& ws);
+// forward() split for batches of inputs of one size (MTCNN's RNet/ONet candidates):
+// forward_trunk runs the layers up to the first fully connected layer that takes a vector and
+// returns its index, with that layer's flattened input in `out` (or net.size() and the whole
+// output); forward_head runs layers [from, end) on n such vectors (rows of v, n_in each) at once,
+// sharing each weight load among up to four of them, into `out` (n rows of the returned size).
+// The results are the same as forward()'s, bit for bit.
+std::size_t forward_trunk(const Net& net, const float* in, int c, int h, int w, Tensor& out, Workspace& ws);
+int forward_head(const Net& net, std::size_t from, const float* v, int n, int n_in, std::vector<float>& out,
+                 Workspace& ws);
+// The im2col + GEMM reference: unfused float products and sums in k order at every SIMD level.
+void forward_reference(const Net& net, Tensor& x, Workspace& ws);
 
 }  // namespace fastclnf::cnn

@@ -6,12 +6,103 @@
 #include <numeric>
 #include <stdexcept>
 
+// The stages stay separate functions so that profiles show PNet and RNet/ONet apart.
+#if defined(__GNUC__) || defined(__clang__)
+#define FCL_NOINLINE __attribute__((noinline))
+#else
+#define FCL_NOINLINE
+#endif
+
 namespace fastclnf::mtcnn {
 
 namespace {
 
 constexpr float kT1 = 0.6f, kT2 = 0.7f, kT3 = 0.7f;  // §1.6; no OpenFace caller changes them
 constexpr double kPyramidFactor = 0.709;
+
+// OpenCV INTER_LINEAR on float32 (spec 03 §0): the source coordinate (d + 0.5)·scale − 0.5 in
+// double with scale = 1/(out/in), cast to float; weights 1 − f and f in float. Columns are clamped
+// with f = 0 (exact copy); rows are clamped by index only, keeping the weights — OpenCV does that
+// and the result differs from f = 0 by at most float rounding. The source is read through
+// fetch(y, x) → float, so 8-bit images (any channel layout) and zero-padded crops are resized
+// without a float copy; uint8 → float is exact, so the result is the same as from a float image.
+// Buffers are kept between calls.
+class Resizer {
+public:
+    void set_columns(int w, int ow) {
+        w_ = w;
+        ow_ = ow;
+        const double scale_x = 1.0 / (static_cast<double>(ow) / w);
+        xofs_.resize(ow);
+        xa_.resize(2 * static_cast<std::size_t>(ow));
+        xmax_ = ow;  // columns from xmax on copy S[w−1]
+        for (int dx = 0; dx < ow; ++dx) {
+            float fx = static_cast<float>((dx + 0.5) * scale_x - 0.5);
+            int sx = static_cast<int>(std::floor(fx));
+            fx -= static_cast<float>(sx);
+            if (sx < 0) {
+                fx = 0.f;
+                sx = 0;
+            }
+            if (sx + 1 >= w) {
+                xmax_ = std::min(xmax_, dx);
+                fx = 0.f;
+                sx = w - 1;
+            }
+            xofs_[dx] = sx;
+            xa_[2 * dx] = 1.f - fx;
+            xa_[2 * dx + 1] = fx;
+        }
+        row0_.resize(ow);
+        row1_.resize(ow);
+    }
+
+    // D (oh × ow) from a source of h rows (and the w columns of set_columns); normalise applies
+    // (v − 127.5)/128 as spec 03 §1.6 step 3.2 does after the resize.
+    template <class Fetch>
+    void run(Fetch fetch, int h, float* D, int oh, bool normalise) {
+        const double scale_y = 1.0 / (static_cast<double>(oh) / h);
+        const int ow = ow_;
+        auto hresize = [&](int y, float* d) {
+            for (int dx = 0; dx < xmax_; ++dx)
+                d[dx] = fetch(y, xofs_[dx]) * xa_[2 * dx] + fetch(y, xofs_[dx] + 1) * xa_[2 * dx + 1];
+            for (int dx = xmax_; dx < ow; ++dx) d[dx] = fetch(y, xofs_[dx]);
+        };
+        int r0_loaded = -1, r1_loaded = -1;
+        for (int dy = 0; dy < oh; ++dy) {
+            float fy = static_cast<float>((dy + 0.5) * scale_y - 0.5);
+            const int sy = static_cast<int>(std::floor(fy));
+            fy -= static_cast<float>(sy);
+            const int ya = std::clamp(sy, 0, h - 1), yb = std::clamp(sy + 1, 0, h - 1);
+            // Reuse horizontally resized rows between consecutive output rows.
+            if (ya == r1_loaded && ya != r0_loaded) {
+                std::swap(row0_, row1_);
+                std::swap(r0_loaded, r1_loaded);
+            }
+            if (r0_loaded != ya) {
+                hresize(ya, row0_.data());
+                r0_loaded = ya;
+            }
+            if (r1_loaded != yb) {
+                hresize(yb, row1_.data());
+                r1_loaded = yb;
+            }
+            const float b0 = 1.f - fy, b1 = fy;
+            float* d = D + static_cast<std::size_t>(dy) * ow;
+            const float* r0 = row0_.data();
+            const float* r1 = row1_.data();
+            if (normalise)
+                for (int dx = 0; dx < ow; ++dx) d[dx] = (r0[dx] * b0 + r1[dx] * b1 - 127.5f) * 0.0078125f;
+            else
+                for (int dx = 0; dx < ow; ++dx) d[dx] = r0[dx] * b0 + r1[dx] * b1;
+        }
+    }
+
+private:
+    int w_ = 0, ow_ = 0, xmax_ = 0;
+    std::vector<int> xofs_;
+    std::vector<float> xa_, row0_, row1_;
+};
 
 // A candidate box with the regression of the net that scored it.
 struct Candidate {
@@ -32,96 +123,134 @@ IRect to_irect(const Box& b) {
 // §1.6 step 3.3: face probability from the two logits, float32.
 inline float face_prob(float o0, float o1) { return 1.f / (1.f + std::exp(o0 - o1)); }
 
-// (v − 127.5)/128 (§1.6 step 3.2).
-void normalise(float* v, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) v[i] = (v[i] - 127.5f) * 0.0078125f;
-}
-
 std::vector<Box> boxes_of(const std::vector<Candidate>& c) {
     std::vector<Box> b(c.size());
     for (std::size_t i = 0; i < c.size(); ++i) b[i] = c[i].box;
     return b;
 }
 
+// Buffers of one detect() call, reused across scales and candidates.
+struct Scratch {
+    Resizer resizer;
+    cnn::Workspace ws;
+    cnn::Tensor in, out;
+    std::vector<float> vectors, head_out;  // RNet/ONet head inputs and outputs of a batch
+};
+
 // §1.8: the (h+1) × (w+1) patch covering image columns x−1 … x+w−1 and rows y−1 … y+h−1, zero
-// outside the image, resized to side × side and normalised into `out` (3 planes). Returns false
-// when the patch does not touch the image (OpenCV would throw there; we drop the box).
-bool crop_patch(const Planar& img, const Box& b, int side, std::vector<float>& patch, float* out) {
+// outside the image, resized to side × side and normalised into s.in (3 planes). Returns false
+// when the patch does not touch the image (OpenCV would throw there; we drop the box). The
+// patch is never built: the resize reads the image through it.
+bool crop_patch(const ImageView& img, const Box& b, int side, Scratch& s) {
     const int x = static_cast<int>(b.x), y = static_cast<int>(b.y);
     const int w = static_cast<int>(b.w), h = static_cast<int>(b.h);
     if (w < 0 || h < 0) return false;
     const int pw = w + 1, ph = h + 1;
     const int x0 = x - 1, y0 = y - 1;
     const int cx0 = std::max(0, x0), cy0 = std::max(0, y0);
-    const int cx1 = std::min(img.w, x0 + pw), cy1 = std::min(img.h, y0 + ph);  // exclusive
+    const int cx1 = std::min(img.cols, x0 + pw), cy1 = std::min(img.rows, y0 + ph);  // exclusive
     if (cx0 >= cx1 || cy0 >= cy1) return false;
-    patch.assign(static_cast<std::size_t>(3) * ph * pw, 0.f);
-    const std::size_t plane = static_cast<std::size_t>(img.h) * img.w;
-    for (int c = 0; c < 3; ++c)
-        for (int r = cy0; r < cy1; ++r) {
-            const float* src = img.data.data() + c * plane + static_cast<std::size_t>(r) * img.w + cx0;
-            float* dst = patch.data() + (static_cast<std::size_t>(c) * ph + (r - y0)) * pw + (cx0 - x0);
-            std::copy(src, src + (cx1 - cx0), dst);
+    s.in.c = 3;
+    s.in.h = s.in.w = side;
+    s.in.flat = false;
+    s.in.data.resize(static_cast<std::size_t>(3) * side * side);
+    s.resizer.set_columns(pw, side);
+    const bool inside = cx0 == x0 && cy0 == y0 && cx1 == x0 + pw && cy1 == y0 + ph;
+    const std::ptrdiff_t rs = img.row_stride, ps = img.pix_stride;
+    for (int c = 0; c < 3; ++c) {
+        float* out = s.in.data.data() + static_cast<std::size_t>(c) * side * side;
+        if (inside) {  // the usual case: no bounds checks per sample
+            const std::uint8_t* base = img.p + img.chan[c] + y0 * rs + x0 * ps;
+            s.resizer.run([base, rs, ps](int py, int px) { return static_cast<float>(base[py * rs + px * ps]); },
+                          ph, out, side, true);
+            continue;
         }
-    resize_bilinear(patch.data(), 3, ph, pw, out, side, side);
-    normalise(out, static_cast<std::size_t>(3) * side * side);
+        const std::uint8_t* base = img.p + img.chan[c];
+        auto fetch = [&](int py, int px) -> float {
+            const int iy = y0 + py, ix = x0 + px;
+            if (iy < cy0 || iy >= cy1 || ix < cx0 || ix >= cx1) return 0.f;
+            return static_cast<float>(base[iy * rs + ix * ps]);
+        };
+        s.resizer.run(fetch, ph, out, side, true);
+    }
     return true;
 }
 
 // Runs RNet or ONet (`side` 24 / 48) on each box; keeps boxes with p ≥ thr, taking the net's
-// score and regression (§1.6 steps 6.1–6.2, 7.1–7.2).
-std::vector<Candidate> refine(const cnn::Net& net, const Planar& img, const std::vector<Candidate>& in,
-                              int side, float thr) {
+// score and regression (§1.6 steps 6.1–6.2, 7.1–7.2). The convolutional trunk runs per box, the
+// fully connected head on up to kBatch boxes at once (its weights are the bulk of the memory
+// traffic: 1.2 MB for ONet's first FC layer).
+FCL_NOINLINE std::vector<Candidate> refine(const cnn::Net& net, const ImageView& img,
+                                                        const std::vector<Candidate>& in, int side, float thr,
+                                                        Scratch& s) {
+    constexpr int kBatch = 16;
     std::vector<Candidate> kept;
-    cnn::Workspace ws;
-    cnn::Tensor t;
-    std::vector<float> patch;
-    for (const Candidate& cand : in) {
-        t.c = 3;
-        t.h = t.w = side;
-        t.flat = false;
-        t.data.resize(static_cast<std::size_t>(3) * side * side);
-        if (!crop_patch(img, cand.box, side, patch, t.data.data())) continue;
-        cnn::forward(net, t, ws);
-        const float p = face_prob(t.data[0], t.data[1]);
+    std::vector<const Candidate*> batch;
+    std::size_t head = net.size();
+    int n_in = 0;
+    auto keep = [&](const Candidate& cand, const float* o) {
+        const float p = face_prob(o[0], o[1]);
         if (p >= thr) {
             Candidate k;
             k.box = cand.box;
             k.box.score = p;
-            std::copy(t.data.begin() + 2, t.data.begin() + 6, k.reg);
+            std::copy(o + 2, o + 6, k.reg);
             kept.push_back(k);
         }
+    };
+    auto flush = [&]() {
+        if (batch.empty()) return;
+        const int dim = cnn::forward_head(net, head, s.vectors.data(), static_cast<int>(batch.size()), n_in,
+                                          s.head_out, s.ws);
+        for (std::size_t j = 0; j < batch.size(); ++j) keep(*batch[j], s.head_out.data() + j * dim);
+        batch.clear();
+    };
+    for (const Candidate& cand : in) {
+        if (!crop_patch(img, cand.box, side, s)) continue;
+        const std::size_t at = cnn::forward_trunk(net, s.in.data.data(), 3, side, side, s.out, s.ws);
+        if (at == net.size()) {  // no vector head (not the case for OpenFace's nets)
+            keep(cand, s.out.data.data());
+            continue;
+        }
+        head = at;
+        n_in = s.out.c;
+        s.vectors.resize(static_cast<std::size_t>(kBatch) * n_in);
+        std::copy(s.out.data.begin(), s.out.data.end(), s.vectors.begin() + batch.size() * n_in);
+        batch.push_back(&cand);
+        if (static_cast<int>(batch.size()) == kBatch) flush();
     }
+    flush();
     return kept;
 }
 
 // §1.6 step 3 for one scale: resize, normalise, PNet, candidates column by column.
-std::vector<Candidate> pnet_scale(const cnn::Net& pnet, const Planar& img, double scale,
-                                  cnn::Workspace& ws) {
-    const int hs = static_cast<int>(std::ceil(img.h * scale));
-    const int ws_ = static_cast<int>(std::ceil(img.w * scale));
+FCL_NOINLINE std::vector<Candidate> pnet_scale(const cnn::Net& pnet, const ImageView& img, double scale, Scratch& s) {
+    const int hs = static_cast<int>(std::ceil(img.rows * scale));
+    const int ws_ = static_cast<int>(std::ceil(img.cols * scale));
     std::vector<Candidate> out;
     if (hs < 12 || ws_ < 12) return out;  // PNet needs 12 × 12; never happens for n ≥ 1 scales
-    cnn::Tensor t;
-    t.c = 3;
-    t.h = hs;
-    t.w = ws_;
-    t.data.resize(static_cast<std::size_t>(3) * hs * ws_);
-    resize_bilinear(img.data.data(), 3, img.h, img.w, t.data.data(), hs, ws_);
-    normalise(t.data.data(), t.data.size());
-    cnn::forward(pnet, t, ws);
+    s.in.data.resize(static_cast<std::size_t>(3) * hs * ws_);
+    s.resizer.set_columns(img.cols, ws_);
+    for (int c = 0; c < 3; ++c) {
+        const std::uint8_t* base = img.p + img.chan[c];
+        const std::ptrdiff_t rs = img.row_stride, ps = img.pix_stride;
+        s.resizer.run([base, rs, ps](int y, int x) { return static_cast<float>(base[y * rs + x * ps]); }, img.rows,
+                      s.in.data.data() + static_cast<std::size_t>(c) * hs * ws_, hs, true);
+    }
+    cnn::forward(pnet, s.in.data.data(), 3, hs, ws_, s.out, s.ws);
+    const cnn::Tensor& t = s.out;
     const std::size_t plane = static_cast<std::size_t>(t.h) * t.w;
-    const float s = static_cast<float>(scale);
+    const float sc = static_cast<float>(scale);
     for (int x = 0; x < t.w; ++x)
         for (int y = 0; y < t.h; ++y) {
             const std::size_t i = static_cast<std::size_t>(y) * t.w + x;
             const float p = face_prob(t.data[i], t.data[plane + i]);
             if (!(p >= kT1)) continue;
             // §1.6 step 3.4: float32 division by the float32 scale, then truncation.
-            const int x1 = static_cast<int>(static_cast<float>(2 * x + 1) / s);
-            const int x2 = static_cast<int>(static_cast<float>(2 * x + 12) / s);
-            const int y1 = static_cast<int>(static_cast<float>(2 * y + 1) / s);
-            const int y2 = static_cast<int>(static_cast<float>(2 * y + 12) / s);
+            const int x1 = static_cast<int>(static_cast<float>(2 * x + 1) / sc);
+            const int x2 = static_cast<int>(static_cast<float>(2 * x + 12) / sc);
+            const int y1 = static_cast<int>(static_cast<float>(2 * y + 1) / sc);
+            const int y2 = static_cast<int>(static_cast<float>(2 * y + 12) / sc);
             Candidate c;
             c.box = {static_cast<float>(x1), static_cast<float>(y1), static_cast<float>(x2 - x1),
                      static_cast<float>(y2 - y1), p};
@@ -153,63 +282,12 @@ void check_nets(const Nets& nets) {
 }
 
 void resize_bilinear(const float* src, int c, int h, int w, float* dst, int oh, int ow) {
-    // OpenCV INTER_LINEAR on float32: the source coordinate (d + 0.5)·scale − 0.5 in double with
-    // scale = 1/(out/in), cast to float; weights 1 − f and f in float. Columns are clamped with
-    // f = 0 (exact copy); rows are clamped by index only, keeping the weights — OpenCV does that
-    // and the result differs from f = 0 (spec 03 §0) by at most float rounding.
-    const double scale_x = 1.0 / (static_cast<double>(ow) / w);
-    const double scale_y = 1.0 / (static_cast<double>(oh) / h);
-    std::vector<int> xofs(ow);
-    std::vector<float> xa(2 * static_cast<std::size_t>(ow));
-    int xmax = ow;  // columns from xmax on copy S[w−1]
-    for (int dx = 0; dx < ow; ++dx) {
-        float fx = static_cast<float>((dx + 0.5) * scale_x - 0.5);
-        int sx = static_cast<int>(std::floor(fx));
-        fx -= static_cast<float>(sx);
-        if (sx < 0) {
-            fx = 0.f;
-            sx = 0;
-        }
-        if (sx + 1 >= w) {
-            xmax = std::min(xmax, dx);
-            fx = 0.f;
-            sx = w - 1;
-        }
-        xofs[dx] = sx;
-        xa[2 * dx] = 1.f - fx;
-        xa[2 * dx + 1] = fx;
-    }
-    std::vector<float> row0(ow), row1(ow);
-    auto hresize = [&](const float* s, float* d) {
-        for (int dx = 0; dx < xmax; ++dx) d[dx] = s[xofs[dx]] * xa[2 * dx] + s[xofs[dx] + 1] * xa[2 * dx + 1];
-        for (int dx = xmax; dx < ow; ++dx) d[dx] = s[xofs[dx]];
-    };
+    Resizer r;
+    r.set_columns(w, ow);
     for (int ch = 0; ch < c; ++ch) {
         const float* S = src + static_cast<std::size_t>(ch) * h * w;
-        float* D = dst + static_cast<std::size_t>(ch) * oh * ow;
-        int r0_loaded = -1, r1_loaded = -1;
-        for (int dy = 0; dy < oh; ++dy) {
-            float fy = static_cast<float>((dy + 0.5) * scale_y - 0.5);
-            const int sy = static_cast<int>(std::floor(fy));
-            fy -= static_cast<float>(sy);
-            const int ya = std::clamp(sy, 0, h - 1), yb = std::clamp(sy + 1, 0, h - 1);
-            // Reuse horizontally resized rows between consecutive output rows.
-            if (ya == r1_loaded && ya != r0_loaded) {
-                std::swap(row0, row1);
-                std::swap(r0_loaded, r1_loaded);
-            }
-            if (r0_loaded != ya) {
-                hresize(S + static_cast<std::size_t>(ya) * w, row0.data());
-                r0_loaded = ya;
-            }
-            if (r1_loaded != yb) {
-                hresize(S + static_cast<std::size_t>(yb) * w, row1.data());
-                r1_loaded = yb;
-            }
-            const float b0 = 1.f - fy, b1 = fy;
-            float* d = D + static_cast<std::size_t>(dy) * ow;
-            for (int dx = 0; dx < ow; ++dx) d[dx] = row0[dx] * b0 + row1[dx] * b1;
-        }
+        r.run([S, w](int y, int x) { return S[static_cast<std::size_t>(y) * w + x]; }, h,
+              dst + static_cast<std::size_t>(ch) * oh * ow, oh, false);
     }
 }
 
@@ -275,32 +353,28 @@ int pyramid_levels(int m, int min_face) {
 std::vector<Box> detect(const Nets& nets, const std::uint8_t* image, int rows, int cols, int row_stride,
                         int channels) {
     if (channels != 1 && channels != 3) throw std::invalid_argument("channels must be 1 or 3");
+    ImageView v;
+    v.p = image;
+    v.rows = rows;
+    v.cols = cols;
+    v.row_stride = row_stride;
+    v.pix_stride = channels;
+    for (int c = 0; c < 3; ++c) v.chan[c] = channels == 1 ? 0 : c;
+    return detect(nets, v);
+}
+
+std::vector<Box> detect(const Nets& nets, const ImageView& img) {
     std::vector<Box> result;
-    const int levels = pyramid_levels(std::min(rows, cols));  // §1.10: < 1 → no faces
+    const int levels = pyramid_levels(std::min(img.rows, img.cols));  // §1.10: < 1 → no faces
     if (levels < 1) return result;
 
-    // §1.6 step 1: planar float R, G, B with values 0..255 (gray replicated).
-    Planar img;
-    img.c = 3;
-    img.h = rows;
-    img.w = cols;
-    const std::size_t plane = static_cast<std::size_t>(rows) * cols;
-    img.data.resize(3 * plane);
-    for (int y = 0; y < rows; ++y) {
-        const std::uint8_t* src = image + static_cast<std::size_t>(y) * row_stride;
-        for (int c = 0; c < 3; ++c) {
-            float* d = img.data.data() + c * plane + static_cast<std::size_t>(y) * cols;
-            const int ch = channels == 1 ? 0 : c;
-            for (int x = 0; x < cols; ++x) d[x] = static_cast<float>(src[x * channels + ch]);
-        }
-    }
-
-    // §1.6 steps 2–4: pyramid, PNet, per-scale NMS (union 0.5), concatenated in scale order.
+    // §1.6 steps 2–4: pyramid, PNet, per-scale NMS (union 0.5), concatenated in scale order. The
+    // nets see planar R, G, B values 0..255 (step 1), read from the 8-bit image as they are used.
     std::vector<Candidate> all;
-    cnn::Workspace ws;
+    Scratch scratch;
     for (int i = 0; i < levels; ++i) {
         const double scale = (12.0 / 60.0) * std::pow(kPyramidFactor, i);
-        std::vector<Candidate> c = pnet_scale(nets.pnet, img, scale, ws);
+        std::vector<Candidate> c = pnet_scale(nets.pnet, img, scale, scratch);
         for (int k : nms(boxes_of(c), 0.5f, Overlap::Union)) all.push_back(c[k]);
     }
     if (all.empty()) return result;
@@ -310,12 +384,12 @@ std::vector<Box> detect(const Nets& nets, const std::uint8_t* image, int rows, i
     for (Candidate& c : cur) c.box = square(apply_regression(c.box, c.reg, false));
 
     // Step 6: RNet; NMS on the still uncorrected boxes, then regression without +1, square.
-    cur = refine(nets.rnet, img, cur, 24, kT2);
+    cur = refine(nets.rnet, img, cur, 24, kT2, scratch);
     cur = pick(cur, nms(boxes_of(cur), 0.7f, Overlap::Union));
     for (Candidate& c : cur) c.box = square(apply_regression(c.box, c.reg, false));
 
     // Step 7: ONet; regression with +1, then min-NMS on the corrected float boxes; no squaring.
-    cur = refine(nets.onet, img, cur, 48, kT3);
+    cur = refine(nets.onet, img, cur, 48, kT3, scratch);
     for (Candidate& c : cur) c.box = apply_regression(c.box, c.reg, true);
     const std::vector<int> keep = nms(boxes_of(cur), 0.7f, Overlap::Min);
 

@@ -1,6 +1,7 @@
 // MTCNN face detector as OpenFace 2.2 runs it (spec 03 §1.6–1.10): image pyramid → PNet →
 // per-scale and cross-scale NMS → RNet → ONet → conversion to the CLNF initialisation box.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -22,10 +23,14 @@ struct Box {
     float score = 0;
 };
 
-// A planar float image: `c` maps of h × w, row-major.
-struct Planar {
-    int c = 0, h = 0, w = 0;
-    std::vector<float> data;
+// An 8-bit image in any layout: the value of channel c (0 = R, 1 = G, 2 = B) at row y, column x
+// is p[y·row_stride + x·pix_stride + chan[c]] (strides in bytes, may be negative). Gray: chan all
+// 0; BGR: chan = {2, 1, 0}, pix_stride 3; BGRA: pix_stride 4.
+struct ImageView {
+    const std::uint8_t* p = nullptr;
+    int rows = 0, cols = 0;
+    std::ptrdiff_t row_stride = 0, pix_stride = 1;
+    std::ptrdiff_t chan[3] = {0, 0, 0};
 };
 
 // Bilinear resize of every map (spec 03 §0, OpenCV INTER_LINEAR on float32, no antialiasing).
@@ -50,5 +55,7 @@ int pyramid_levels(int m, int min_face = 60);
 // converted CLNF boxes (spec 03 §1.6 step 8) in descending ONet score, score = ONet p.
 std::vector<Box> detect(const Nets& nets, const std::uint8_t* image, int rows, int cols,
                         int row_stride, int channels);
+// The same on an image view (no copy of the image is made).
+std::vector<Box> detect(const Nets& nets, const ImageView& image);
 
 }  // namespace fastclnf::mtcnn

@@ -12,7 +12,7 @@ bool isa_supported(Isa isa) {
         case Isa::generic:
             return true;
 #if defined(FASTCLNF_X86_KERNELS)
-        case Isa::avx2:
+        case Isa::avx2:  // the CNN kernels of this level use FMA (every AVX2 CPU has it)
             return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
         case Isa::avx512:
             return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&

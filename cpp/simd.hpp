@@ -3,9 +3,9 @@
 // The library is compiled for a portable baseline (x86-64-v2 for wheels). The hot kernels
 // (kernels.hpp) are compiled a second and third time for AVX2 and AVX-512 with per-function
 // target attributes, and the best level the CPU supports is chosen once at run time
-// (__builtin_cpu_supports). No level uses FMA: every kernel performs the same float operations in
-// the same order as the scalar reference code, so all levels give bit-identical results (see
-// kernels.hpp for the one libm-dependent exception).
+// (__builtin_cpu_supports). The generic level performs the same float operations in the same
+// order as the scalar reference code (bit-identical results); the AVX2 and AVX-512 response and
+// CNN kernels use fused multiply-adds, within the tolerances their tests state.
 #pragma once
 
 namespace fastclnf {

@@ -1,6 +1,8 @@
 // CNN detection validator (spec 02 §5). Section numbers below refer to spec 02.
 #include "validator.hpp"
 
+#include "cnn_kernels.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -24,6 +26,11 @@ inline float sample(const std::uint8_t* img, int rows, int cols, int stride, flo
     if (sx >= cols || sx + 1 < 0 || sy >= rows || sy + 1 < 0) return 0.f;
     const float w0 = (1.f - fy) * (1.f - fx), w1 = (1.f - fy) * fx;
     const float w2 = fy * (1.f - fx), w3 = fy * fx;
+    if (sx >= 0 && sx + 1 < cols && sy >= 0 && sy + 1 < rows) {  // all four taps inside
+        const std::uint8_t* q = img + static_cast<std::size_t>(sy) * stride + sx;
+        return static_cast<float>(q[0]) * w0 + static_cast<float>(q[1]) * w1 +
+               static_cast<float>(q[stride]) * w2 + static_cast<float>(q[stride + 1]) * w3;
+    }
     auto at = [&](int y, int x) -> float {
         return (x >= 0 && x < cols && y >= 0 && y < rows)
                    ? static_cast<float>(img[static_cast<std::size_t>(y) * stride + x])
@@ -54,6 +61,19 @@ void finalise(View& v, int n_landmarks) {
             v.pixels.push_back(p);
         }
     need(!v.pixels.empty(), "empty pixel mask");
+    std::vector<int> q_of(kGridPixels, -1);
+    for (std::size_t q = 0; q < v.pixels.size(); ++q) q_of[v.pixels[q]] = static_cast<int>(q);
+    v.rm_index.clear();
+    v.rm_tri.clear();
+    v.rm_x.clear();
+    v.rm_y.clear();
+    for (int p = 0; p < kGridPixels; ++p) {
+        if (q_of[p] < 0) continue;
+        v.rm_index.push_back(q_of[p]);
+        v.rm_tri.push_back(v.triangle_id[p]);
+        v.rm_x.push_back(static_cast<float>(p % kGrid + v.min_x));
+        v.rm_y.push_back(static_cast<float>(p / kGrid + v.min_y));
+    }
     need(v.mean_img.size() == v.pixels.size() && v.std_img.size() == v.pixels.size(),
          "mean_img/std_img length differs from the number of masked pixels");
     for (const cnn::Layer& L : v.net) cnn::check_layer(L);
@@ -75,9 +95,18 @@ int choose_view(const Validator& v, double rx, double ry, double rz) {
     return best;
 }
 
-std::vector<float> network_input(const View& view, const std::uint8_t* gray, int rows, int cols, int stride,
-                                 const float* lm, int n, bool& ok) {
-    ok = false;
+namespace {
+
+// Per-call buffers; one set per thread (validate may run on several threads at once).
+struct Scratch {
+    std::vector<float> coef, f, g, input;
+    cnn::Workspace ws;
+    cnn::Tensor out;
+};
+
+// network_input into s.input (kGridPixels floats); false in the degenerate case.
+bool make_input(const View& view, const std::uint8_t* gray, int rows, int cols, int stride, const float* lm,
+                int n, Scratch& s) {
     // §5.1 step 2: ROI from the landmark bounding box, ±3 px, truncated and clamped.
     float min_x = lm[0], max_x = lm[0], min_y = lm[1], max_y = lm[1];
     for (int i = 1; i < n; ++i) {
@@ -92,7 +121,7 @@ std::vector<float> network_input(const View& view, const std::uint8_t* gray, int
     y0 = std::max(y0, 0);
     x1 = std::min(x1, cols - 1);
     y1 = std::min(y1, rows - 1);
-    if (x1 - x0 <= 1 || y1 - y0 <= 1) return {};
+    if (x1 - x0 <= 1 || y1 - y0 <= 1) return false;
     // Quirk: the crop is columns x0 … x1−1 and rows y0 … y1−1 (max excluded); samples beyond it
     // read the constant-0 border.
     const int crop_w = x1 - x0, crop_h = y1 - y0;
@@ -100,7 +129,8 @@ std::vector<float> network_input(const View& view, const std::uint8_t* gray, int
 
     // §5.2 step 1: per-triangle affine coefficients from the shifted source points (float).
     const int n_tri = static_cast<int>(view.triangles.size() / 3);
-    std::vector<float> coef(static_cast<std::size_t>(n_tri) * 6);
+    s.coef.resize(static_cast<std::size_t>(n_tri) * 6);
+    float* coef = s.coef.data();
     const float fx0 = static_cast<float>(x0), fy0 = static_cast<float>(y0);
     for (int t = 0; t < n_tri; ++t) {
         const int i = view.triangles[3 * t], j = view.triangles[3 * t + 1], k = view.triangles[3 * t + 2];
@@ -119,46 +149,46 @@ std::vector<float> network_input(const View& view, const std::uint8_t* gray, int
 
     // §5.2 steps 2–3 and §5.3 step 1: warp the masked pixels, in column-major order.
     const std::size_t N = view.pixels.size();
-    std::vector<float> f(N);
-    for (std::size_t q = 0; q < N; ++q) {
-        const int p = view.pixels[q];
-        const int u = p % kGrid, v = p / kGrid;
-        const float X = static_cast<float>(u + view.min_x), Y = static_cast<float>(v + view.min_y);
-        const float* a = &coef[6 * view.triangle_id[p]];
+    s.f.resize(N);
+    float* f = s.f.data();
+    for (std::size_t j = 0; j < N; ++j) {
+        const float X = view.rm_x[j], Y = view.rm_y[j];
+        const float* a = &coef[6 * view.rm_tri[j]];
         const float mx = a[0] + a[1] * X + a[2] * Y;
         const float my = a[3] + a[4] * X + a[5] * Y;
-        f[q] = sample(crop, crop_h, crop_w, stride, mx, my);
+        f[view.rm_index[j]] = sample(crop, crop_h, crop_w, stride, mx, my);
     }
 
     // §5.3 steps 2–3: local (double mean / population std, zero std → 1), then global.
-    double mean = 0;
-    for (float x : f) mean += x;
-    mean /= static_cast<double>(N);
-    double var = 0;
-    for (float x : f) var += (x - mean) * (x - mean);
-    double sd = std::sqrt(var / static_cast<double>(N));
-    if (sd == 0) sd = 1;
-    std::vector<float> input(kGridPixels, 0.f);  // §5.3 step 4: unmasked pixels stay 0
-    for (std::size_t q = 0; q < N; ++q) {
-        const float local = static_cast<float>((f[q] - mean) / sd);
-        input[view.pixels[q]] = (local - view.mean_img[q]) / view.std_img[q];
-    }
-    ok = true;
-    return input;
+    s.g.resize(N);
+    cnn::cnn_kernels().standardise(f, static_cast<int>(N), view.mean_img.data(), view.std_img.data(), s.g.data());
+    s.input.assign(kGridPixels, 0.f);  // §5.3 step 4: unmasked pixels stay 0
+    for (std::size_t q = 0; q < N; ++q) s.input[view.pixels[q]] = s.g[q];
+    return true;
+}
+
+Scratch& thread_scratch() {
+    thread_local Scratch s;
+    return s;
+}
+
+}  // namespace
+
+std::vector<float> network_input(const View& view, const std::uint8_t* gray, int rows, int cols, int stride,
+                                 const float* lm, int n, bool& ok) {
+    Scratch& s = thread_scratch();
+    ok = make_input(view, gray, rows, cols, stride, lm, n, s);
+    return ok ? s.input : std::vector<float>{};
 }
 
 float validate(const Validator& v, const std::uint8_t* gray, int rows, int cols, int stride,
                const float* landmarks, int n, double rx, double ry, double rz) {
     if (v.views.empty()) throw std::invalid_argument("validator has no views");
     const View& view = v.views[choose_view(v, rx, ry, rz)];
-    bool ok = false;
-    cnn::Tensor t;
-    t.data = network_input(view, gray, rows, cols, stride, landmarks, n, ok);
-    if (!ok) return 0.f;
-    t.c = 1;
-    t.h = t.w = kGrid;
-    cnn::Workspace ws;
-    cnn::forward(view.net, t, ws);
+    Scratch& s = thread_scratch();
+    if (!make_input(view, gray, rows, cols, stride, landmarks, n, s)) return 0.f;
+    cnn::forward(view.net, s.input.data(), 1, kGrid, kGrid, s.out, s.ws);
+    const cnn::Tensor& t = s.out;
     // §5.4: argmax of the bins (first wins) → dec → certainty, in double, returned as float.
     const int B = static_cast<int>(t.data.size());
     const int idx = static_cast<int>(std::max_element(t.data.begin(), t.data.end()) - t.data.begin());

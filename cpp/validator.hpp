@@ -23,6 +23,11 @@ struct View {
     std::vector<float> alpha, beta;        // T × 3
     // Derived at construction (finalise): masked pixels as row·60 + col, column-major order.
     std::vector<int> pixels;
+    // The same pixels in row-major order (the order the warp visits them: neighbouring grid
+    // pixels of a row map to neighbouring image pixels, so the image is read row by row rather
+    // than down columns): index into `pixels`, grid coordinates + min_x/min_y, triangle.
+    std::vector<int> rm_index, rm_tri;
+    std::vector<float> rm_x, rm_y;
 };
 
 struct Validator {

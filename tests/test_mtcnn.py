@@ -417,3 +417,51 @@ def test_select_face():
     assert select_face(boxes) == 1  # widest; the equally wide later box does not replace it
     assert select_face(boxes, preference=(330, 40)) == 2
     assert select_face(boxes, preference=(0, 0)) == 0
+
+
+# ------------------------------------------------------------------- direct CNN kernels
+
+
+@pytest.mark.parametrize("isa", _core.simd_levels())
+def test_direct_kernels_match_reference(model, isa):
+    """cnn::forward (direct kernels) against the im2col reference at every SIMD level.
+
+    The generic level performs the reference's operations in the same order (no FMA): exact.
+    AVX2/AVX-512 fuse each multiply-add (one rounding instead of two), so outputs differ by
+    float rounding: the tolerance is a few ulps of the accumulated sums (|outputs| < 10 here).
+    """
+    rng = np.random.default_rng(7)
+    for layers, shape in [(model.pnet, (3, 37, 53)), (model.rnet, (3, 24, 24)), (model.onet, (3, 48, 48))]:
+        net = _core.CNN(core_layers(layers))
+        x = rng.standard_normal(shape).astype(np.float32)
+        fast, ref = net.forward(x, isa=isa), net.forward(x, reference=True)
+        assert fast.shape == ref.shape
+        if isa == "generic":
+            np.testing.assert_array_equal(fast, ref)
+        else:
+            np.testing.assert_allclose(fast, ref, rtol=0, atol=5e-5)
+
+
+@pytest.mark.parametrize("k,s", [(2, 2), (3, 2), (3, 3), (2, 1)])
+def test_direct_max_pool_exact(k, s):
+    rng = np.random.default_rng(5)
+    net = _core.CNN([("pool", k, k, s, s)])
+    for shape in [(3, 7, 9), (2, 12, 13), (1, 5, 5), (4, 23, 46)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        for isa in _core.simd_levels():
+            np.testing.assert_array_equal(net.forward(x, isa=isa), net.forward(x, reference=True))
+
+
+def test_detect_threads_agree_with_serial(detector, sample_image):
+    """detect() keeps no shared mutable state: concurrent calls give the serial result."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastclnf.detect import detect_faces_mtcnn
+
+    small = sample_image[::2, ::2]
+    imgs = [sample_image, small, sample_image[:, ::-1], small[::-1]]
+    serial = [detect_faces_mtcnn(detector, im) for im in imgs]
+    with ThreadPoolExecutor(2) as ex:
+        got = list(ex.map(lambda im: detect_faces_mtcnn(detector, im), imgs * 2))
+    for a, b in zip(got, serial * 2):
+        np.testing.assert_array_equal(a, b)

@@ -209,3 +209,20 @@ def test_certainty_parity_subset(core, reference_faces):
         same_flag += (c > 0.725) == bool(f["detection_success"])
     assert close >= 0.95 * len(faces)
     assert same_flag >= 0.98 * len(faces)
+
+
+def test_threads_agree_with_serial(core, reference_faces):
+    """validate() keeps its scratch per thread: two threads at once give the serial results."""
+    cv2 = pytest.importorskip("cv2")
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastclnf.validate import validate
+
+    faces = reference_faces[::20]
+    images = {f["image"]: _gray(cv2.imread(str(_need(DATA_DIR / f["image"])), cv2.IMREAD_COLOR))
+              for f in faces}
+    args = [(images[f["image"]], np.asarray(f["landmarks"]), f["params_global"][1:4]) for f in faces]
+    serial = [validate(core, *a) for a in args]
+    with ThreadPoolExecutor(2) as ex:
+        for _ in range(3):
+            assert list(ex.map(lambda a: validate(core, *a), args)) == serial

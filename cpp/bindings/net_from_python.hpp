@@ -73,6 +73,7 @@ inline cnn::Net net_from_python(const py::sequence& layers) {
         } catch (const std::invalid_argument& e) {
             throw py::value_error(std::string("layer ") + std::to_string(net.size()) + ": " + e.what());
         }
+        cnn::pack(L);
         net.push_back(std::move(L));
     }
     return net;

@@ -1,6 +1,7 @@
 // Bindings for the shared CNN runner and the MTCNN face detector (cpp/cnn.hpp, cpp/mtcnn.hpp).
 #include <memory>
 
+#include "../cnn_kernels.hpp"
 #include "../mtcnn.hpp"
 #include "net_from_python.hpp"
 #include "register.hpp"
@@ -49,22 +50,30 @@ void register_mtcnn(py::module_& m) {
              py::arg("layers"))
         .def(
             "forward",
-            [](const PyCNN& self, const carray<float>& x) {
+            [](const PyCNN& self, const carray<float>& x, bool reference, const py::object& isa) {
                 if (x.ndim() != 3) throw py::value_error("input must be (C, H, W) float32");
                 cnn::Tensor t;
                 t.c = static_cast<int>(x.shape(0));
                 t.h = static_cast<int>(x.shape(1));
                 t.w = static_cast<int>(x.shape(2));
                 cnn::output_shape(self.net, t.c, t.h, t.w);  // throws ValueError on a mismatch
+                const Isa level = isa_arg(isa);
                 t.data.assign(x.data(), x.data() + x.size());
                 {
                     py::gil_scoped_release release;
                     cnn::Workspace ws;
-                    cnn::forward(self.net, t, ws);
+                    ws.kernels = &cnn::cnn_kernels(level);
+                    if (reference)
+                        cnn::forward_reference(self.net, t, ws);
+                    else
+                        cnn::forward(self.net, t, ws);
                 }
                 return tensor_to_numpy(t);
             },
-            py::arg("x"), "Run the net on C maps of H x W; returns maps (C', H', W') or a vector.");
+            py::arg("x"), py::arg("reference") = false, py::arg("isa") = py::none(),
+            "Run the net on C maps of H x W; returns maps (C', H', W') or a vector. reference=True: "
+            "the scalar im2col path (unfused float arithmetic at every SIMD level); isa: the SIMD "
+            "level of the direct kernels ('generic', 'avx2', 'avx512'; default the active one).");
 
     py::class_<mtcnn::Nets, std::shared_ptr<mtcnn::Nets>>(m, "MTCNN", "MTCNN detector (spec 03 §1).")
         .def(py::init([](const py::sequence& pnet, const py::sequence& rnet, const py::sequence& onet) {
@@ -78,21 +87,30 @@ void register_mtcnn(py::module_& m) {
              py::arg("pnet"), py::arg("rnet"), py::arg("onet"))
         .def(
             "detect",
-            [](const mtcnn::Nets& self, const py::array_t<std::uint8_t, py::array::c_style>& img) {
-                if (img.ndim() != 2 && !(img.ndim() == 3 && img.shape(2) == 3))
-                    throw py::value_error("image must be (H, W) or (H, W, 3) uint8 in R, G, B order");
-                const int rows = static_cast<int>(img.shape(0)), cols = static_cast<int>(img.shape(1));
-                const int ch = img.ndim() == 2 ? 1 : 3;
+            [](const mtcnn::Nets& self, const py::array_t<std::uint8_t>& img, bool bgr) {
+                // Any strides (views of a larger image, channel-reversed views): the core reads
+                // through them, so no copy of the image is made.
+                if (img.ndim() != 2 && !(img.ndim() == 3 && (img.shape(2) == 3 || img.shape(2) == 4)))
+                    throw py::value_error("image must be (H, W) gray or (H, W, 3|4) uint8");
+                mtcnn::ImageView v;
+                v.p = img.data();
+                v.rows = static_cast<int>(img.shape(0));
+                v.cols = static_cast<int>(img.shape(1));
+                v.row_stride = img.strides(0);
+                v.pix_stride = img.strides(1);
+                if (img.ndim() == 3)
+                    for (int c = 0; c < 3; ++c) v.chan[c] = (bgr ? 2 - c : c) * img.strides(2);
                 std::vector<mtcnn::Box> boxes;
                 {
                     py::gil_scoped_release release;
-                    boxes = mtcnn::detect(self, img.data(), rows, cols, cols * ch, ch);
+                    boxes = mtcnn::detect(self, v);
                 }
                 return boxes_to_numpy(boxes);
             },
-            py::arg("image"),
-            "Detect faces in a C-contiguous uint8 (H, W) gray or (H, W, 3) RGB image; returns (k, 5) "
-            "float32 [x, y, w, h, score] CLNF boxes in descending score.");
+            py::arg("image"), py::arg("bgr") = false,
+            "Detect faces in a uint8 (H, W) gray or (H, W, 3|4) image, channels R, G, B (bgr=False) or "
+            "B, G, R (bgr=True; a 4th channel is ignored), any strides; returns (k, 5) float32 "
+            "[x, y, w, h, score] CLNF boxes in descending score.");
 
     m.def(
         "mtcnn_nms",

@@ -1,4 +1,5 @@
 // Bindings for the CNN detection validator (cpp/validator.hpp).
+#include <cmath>
 #include <memory>
 
 #include "../validator.hpp"
@@ -64,6 +65,11 @@ void register_validator(py::module_& m) {
             [](const validator::Validator& v, const py::array_t<std::uint8_t, py::array::c_style>& gray,
                const carray<float>& lm, double rx, double ry, double rz) {
                 check_args(gray, lm);
+                const float* p = lm.data();
+                for (py::ssize_t i = 0; i < lm.size(); ++i)
+                    if (!std::isfinite(p[i])) throw py::value_error("landmarks must be finite");
+                if (!std::isfinite(rx) || !std::isfinite(ry) || !std::isfinite(rz))
+                    throw py::value_error("rotation must be 3 finite values (rx, ry, rz)");
                 py::gil_scoped_release release;
                 return validator::validate(v, gray.data(), static_cast<int>(gray.shape(0)),
                                            static_cast<int>(gray.shape(1)), static_cast<int>(gray.shape(1)),

@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['CNN', 'CcnfScale', 'MTCNN', 'Pdm', 'Schedule', 'SigmaSet', 'Validator', 'align_with_scale', 'apply_update', 'bbox_of_shape', 'build_sigmas', 'clamp_local', 'detect_landmarks', 'euler_to_rotation', 'expert_response', 'fit_scale', 'invert2x2', 'jacobian', 'kde_grid', 'likelihoods', 'mean_shift', 'mtcnn_nms', 'mtcnn_pyramid_levels', 'nurlms_phase', 'params_from_bbox', 'params_from_landmarks', 'resize_bilinear', 'responses', 'rigid_jacobian', 'rotation_to_euler', 'shape2d', 'shape3d', 'simd_level', 'simd_levels', 'view_index', 'warp_aoi']
+__all__: list[str] = ['CNN', 'CcnfScale', 'MTCNN', 'Pdm', 'Schedule', 'SigmaSet', 'Validator', 'align_with_scale', 'apply_update', 'bbox_of_shape', 'bgr_to_gray', 'build_sigmas', 'clamp_local', 'detect_landmarks', 'euler_to_rotation', 'expert_response', 'fit_scale', 'invert2x2', 'jacobian', 'kde_grid', 'likelihoods', 'mean_shift', 'mtcnn_nms', 'mtcnn_pyramid_levels', 'nurlms_phase', 'params_from_bbox', 'params_from_landmarks', 'resize_bilinear', 'responses', 'rigid_jacobian', 'rotation_to_euler', 'shape2d', 'shape3d', 'simd_level', 'simd_levels', 'view_index', 'warp_aoi']
 class Pdm:
     """
     Point Distribution Model (spec 01 §2-3): 3-D shape = mean + components @ q.
@@ -124,9 +124,9 @@ class CNN:
     """
     def __init__(self, layers: collections.abc.Sequence) -> None:
         ...
-    def forward(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> numpy.typing.NDArray[numpy.float32]:
+    def forward(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], reference: bool = False, isa: typing.Any = None) -> numpy.typing.NDArray[numpy.float32]:
         """
-        Run the net on C maps of H x W; returns maps (C', H', W') or a vector.
+        Run the net on C maps of H x W; returns maps (C', H', W') or a vector. reference=True: the scalar im2col path (unfused float arithmetic at every SIMD level); isa: the SIMD level of the direct kernels ('generic', 'avx2', 'avx512'; default the active one).
         """
 class MTCNN:
     """
@@ -134,9 +134,9 @@ class MTCNN:
     """
     def __init__(self, pnet: collections.abc.Sequence, rnet: collections.abc.Sequence, onet: collections.abc.Sequence) -> None:
         ...
-    def detect(self, image: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8]) -> numpy.typing.NDArray[numpy.float32]:
+    def detect(self, image: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], bgr: bool = False) -> numpy.typing.NDArray[numpy.float32]:
         """
-        Detect faces in a C-contiguous uint8 (H, W) gray or (H, W, 3) RGB image; returns (k, 5) float32 [x, y, w, h, score] CLNF boxes in descending score.
+        Detect faces in a uint8 (H, W) gray or (H, W, 3|4) image, channels R, G, B (bgr=False) or B, G, R (bgr=True; a 4th channel is ignored), any strides; returns (k, 5) float32 [x, y, w, h, score] CLNF boxes in descending score.
         """
 class Validator:
     """
@@ -163,7 +163,7 @@ class Schedule:
     """
     def __init__(self, main: tuple, parts: list) -> None:
         """
-        main = (pdm, steps), steps = [(scale_index, scale, sigmas, grid, ws, iterations, sigma, reg, weight)]; parts = [(pdm, steps, mapping (k, 2) [main, part], fit_above_scale)].
+        main = (pdm, steps), steps = [(scale_index, scale, sigmas, grid, ws, iterations, sigma, reg, weight)]; parts = [(pdm, steps, mapping (k, 2) [main, part], fit_above_scale[, defer_unfitted])]; a deferred part comes back as None when no part was fitted.
         """
     @property
     def n_parts(self) -> int:
@@ -171,10 +171,6 @@ class Schedule:
     @property
     def n_steps(self) -> int:
         ...
-def _normal_equations(Jw: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], J: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], mu: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], isa: typing.Any = None) -> tuple[numpy.typing.NDArray[numpy.float32], numpy.typing.NDArray[numpy.float32]]:
-    """
-    (H, b): the normal-equations kernel, H = Jw^T J (lower triangle, upper zeroed) and b = Jw^T mu, float sums in row order with zero weights skipped (test hook).
-    """
 def _cholesky_solve(H: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], b: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], impl: str = 'reference', isa: typing.Any = None, repeat: typing.SupportsInt | typing.SupportsIndex = 1) -> tuple[numpy.typing.NDArray[numpy.float32], bool]:
     """
     (x, ok): float Cholesky solve of H x = b with double accumulators; ok False and x = 0 when H is not positive definite (cpp/linalg.hpp; impl='fast': the SIMD kernel, same results). repeat > 1 reruns the solve (timing).
@@ -186,6 +182,10 @@ def _exp(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], isa: typing
 def _expf(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> numpy.typing.NDArray[numpy.float32]:
     """
     Test hook: the neuron sigmoid's float exp (cpp/fastexp.hpp), elementwise.
+    """
+def _normal_equations(Jw: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], J: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], mu: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], isa: typing.Any = None) -> tuple[numpy.typing.NDArray[numpy.float32], numpy.typing.NDArray[numpy.float32]]:
+    """
+    (H, b): the normal-equations kernel, H = Jw^T J (lower triangle, upper zeroed) and b = Jw^T mu, float sums in row order with zero weights skipped (test hook).
     """
 def _svd(A: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
     """
@@ -202,6 +202,10 @@ def apply_update(g: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], q: 
 def bbox_of_shape(shape: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> numpy.typing.NDArray[numpy.float32]:
     """
     (min_x, min_y, width, height) of a (2n,) shape (spec 01 §3.3).
+    """
+def bgr_to_gray(image: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8]) -> numpy.typing.NDArray[numpy.uint8]:
+    """
+    8-bit gray from 8-bit BGR or BGRA, exactly as OpenCV 4.x converts it (spec 02 §6.1).
     """
 def build_sigmas(scale: CcnfScale, ws: typing.SupportsInt | typing.SupportsIndex, view: typing.Any = None, lazy: bool = False) -> SigmaSet:
     """

@@ -48,12 +48,26 @@ def detect_faces_mtcnn(nets, image_bgr_uint8) -> np.ndarray:
     (the box CLNF initialises from, spec 03 §1.6 step 8), in descending ONet score. Images whose
     smaller side is below 60 px give no pyramid scale and return an empty (0, 5) array.
     """
-    img = as_rgb_or_gray(image_bgr_uint8)
+    img = _checked(image_bgr_uint8)
     if isinstance(nets, MTCNNModel):
         nets = prepare_mtcnn(nets)
     if min(img.shape[:2]) == 0:
         return np.zeros((0, 5), np.float32)
-    return nets.detect(img)
+    # The core reads B, G, R (and skips alpha) through the array's strides: no RGB copy.
+    return nets.detect(img, bgr=img.ndim == 3)
+
+
+def _checked(image) -> np.ndarray:
+    """as_rgb_or_gray's checks without its copy: (H, W) gray or (H, W, 3|4) BGR(A) as given."""
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise TypeError(f"image must be uint8 (8-bit BGR or gray), got dtype {image.dtype}")
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4)):
+        return image
+    if image.ndim == 3 and image.shape[2] == 1:
+        return image[:, :, 0]
+    raise ValueError(f"image must be (H, W) gray or (H, W, 3|4) BGR(A), got shape {image.shape}")
 
 
 def select_face(boxes, preference=None):

@@ -34,6 +34,8 @@ def validate(validator, gray_uint8, landmarks, rotation) -> float:
     The result is quantised to 1 − (idx + 0.5)/B; success is certainty > 0.725. A landmark box
     that collapses to ≤ 1 pixel inside the image gives 0.
     """
+    # Called on every tracked frame: only cheap checks here; finiteness is checked by the core
+    # (ValueError), which also makes a non-contiguous image contiguous.
     if not isinstance(gray_uint8, np.ndarray):
         raise TypeError(f"gray image must be a numpy array, got {type(gray_uint8).__name__}")
     if gray_uint8.dtype != np.uint8:
@@ -43,12 +45,10 @@ def validate(validator, gray_uint8, landmarks, rotation) -> float:
     lm = np.asarray(landmarks, dtype=np.float32)
     if lm.shape != (68, 2):
         raise ValueError(f"landmarks must be (68, 2), got shape {lm.shape}")
-    if not np.all(np.isfinite(lm)):
-        raise ValueError("landmarks must be finite")
     rot = np.asarray(rotation, dtype=np.float64).reshape(-1)
-    if rot.shape != (3,) or not np.all(np.isfinite(rot)):
+    if rot.shape != (3,):
         raise ValueError("rotation must be 3 finite values (rx, ry, rz)")
     if isinstance(validator, Validator):
         validator = prepare_validator(validator)
-    return float(validator.validate(np.ascontiguousarray(gray_uint8), np.ascontiguousarray(lm),
-                                    float(rot[0]), float(rot[1]), float(rot[2])))
+    rx, ry, rz = rot.tolist()
+    return float(validator.validate(gray_uint8, lm, rx, ry, rz))
