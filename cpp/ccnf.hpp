@@ -6,7 +6,9 @@
 // file's sigma components) then smooths that map. The result is the response map the KDE
 // mean-shift reads.
 #pragma once
+#include <cstddef>
 #include <map>
+#include <new>
 #include <memory>
 #include <vector>
 
@@ -35,6 +37,24 @@ struct CcnfScale {
     std::map<int, std::vector<std::vector<float>>> sigma_components;
 };
 
+// Minimal 64-byte aligned allocator: a column of a transposed Sigma then starts on a cache line.
+template <typename T>
+struct Aligned64 {
+    using value_type = T;
+    Aligned64() = default;
+    template <typename U>
+    Aligned64(const Aligned64<U>&) {}
+    T* allocate(std::size_t n) {
+        return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64)));
+    }
+    void deallocate(T* p, std::size_t) { ::operator delete(p, std::align_val_t(64)); }
+    template <typename U>
+    bool operator==(const Aligned64<U>&) const { return true; }
+    template <typename U>
+    bool operator!=(const Aligned64<U>&) const { return false; }
+};
+using SigmaT = std::vector<float, Aligned64<float>>;
+
 // Sigma matrices of every (view, landmark) expert of one scale for one window size: (2Q)^-1
 // (§5.5). Views are built all at once (build_sigmas), one only (build_sigmas_view), or when a
 // fit first needs them (build_sigmas_lazy + ensure_view). A lazy set fills a view under a lock
@@ -45,9 +65,16 @@ struct SigmaSet {
     // n_views x n, each ws^2 x ws^2 row-major; empty where invisible or the view is not built.
     // (mutable: a lazy set fills the entries of a view when it is first needed.)
     mutable std::vector<std::vector<float>> sigma;
-    // The same matrices transposed, sigma_t[v*n+i][c * ws^2 + row] = Sigma[row][c], plus kPad
-    // floats of slack: the layout of the fast kernels.
-    mutable std::vector<std::vector<float>> sigma_t;
+    // The same matrices transposed, 64-byte aligned: sigma_t[v*n+i][c * sigma_stride(ws^2) +
+    // row] = Sigma[row][c], plus kPad floats of slack: the layout of the fast kernels.
+    // (Empty for an expert whose Sigma another expert of the view holds: alias.)
+    mutable std::vector<SigmaT> sigma_t;
+    // n_views x n: the entry whose sigma_t expert v*n+i uses (itself unless it shares).
+    mutable std::vector<int> alias;
+    // n_views x n: per view, the landmarks in the order the responses visit them, the experts
+    // sharing one Sigma next to each other (identity until the view is built).
+    mutable std::vector<int> order;
+    const float* sigma_t_of(std::size_t idx) const { return sigma_t[alias[idx]].data(); }
 
     SigmaSet();
     ~SigmaSet();

@@ -94,8 +94,8 @@ std::size_t response_scratch_floats(int pw, int ph, int ws) {
     const std::size_t npad = static_cast<std::size_t>(pad16(ws * ws));
     // r, Sigma r, pw strips of (ws+ph-1) x ws AOI samples plus padding (kernels.inc)
     (void)ph;
-    // + patch means and reciprocal norms
-    return 4 * npad + static_cast<std::size_t>(pw) * ((ws + pw - 1) * ws + 2 * kPad) + kPad;
+    // + patch means and reciprocal norms (+ 2 npad for expert_response_pair's second r, Sigma r)
+    return 6 * npad + static_cast<std::size_t>(pw) * ((ws + pw - 1) * ws + 2 * kPad) + kPad;
 }
 
 }  // namespace fastclnf

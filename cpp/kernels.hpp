@@ -28,6 +28,11 @@ namespace fastclnf {
 // Positions, rows and columns are padded to multiples of this (the widest vector, 16 floats).
 constexpr int kPad = 16;
 inline int pad16(int n) { return (n + kPad - 1) / kPad * kPad; }
+// Floats between two columns of a transposed Sigma (SigmaSet::sigma_t), N = ws^2: padded with
+// zero rows to pad16(N) so that every 16-row load is one aligned cache line (an unpadded column
+// straddles lines in nearly every load). It adds 6-30 % to the bytes streamed, yet measured
+// ~1 % faster once the experts that share a Sigma read it once (expert_response_pair).
+inline int sigma_stride(int N) { return pad16(N); }
 // Floats an AOI buffer must stay readable (and writable, for the warp) past its end.
 constexpr int kAoiSlack = 2 * kPad;
 
@@ -36,12 +41,16 @@ struct Kernels {
 
     // Response map of one CCNF expert (spec 01 §5.3-5.6), identical to expert_response():
     //   aoi:      (ws+pw-1)^2 samples, readable for kAoiSlack floats past its end;
-    //   sigma_t:  Sigma transposed (N = ws^2; sigma_t[c * N + row] = Sigma[row][c]) with kPad
-    //             floats of slack, see SigmaSet; or null for the diagonal sigma_diag * I;
+    //   sigma_t:  Sigma transposed (N = ws^2, sigma_t[c * sigma_stride(N) + row] =
+    //             Sigma[row][c]), readable kPad floats past its end, see SigmaSet; or null for
+    //             the diagonal sigma_diag * I;
     //   scratch:  response_scratch_floats(pw, ph, ws) floats;
     //   out:      ws^2 floats.
+    //   prefetch: prefetch_floats floats to pull into L2 meanwhile (the next expert's Sigma), or
+    //             null.
     void (*expert_response)(const CcnfExpert& e, int pw, int ph, const float* aoi, int ws,
-                            const float* sigma_t, float sigma_diag, float* scratch, float* out);
+                            const float* sigma_t, float sigma_diag, float* scratch, float* out,
+                            const float* prefetch, std::size_t prefetch_floats);
 
     // The raw sigmoid sum r (before Sigma) of expert_response, pad16(ws^2) floats written (the
     // padding positions hold unspecified finite values).
@@ -97,6 +106,14 @@ struct Kernels {
     // j, J[i][6+j] = s * (R0 V[i][j] + R1 V[i+n][j] + R2 V[i+2n][j]) and J[i+n][6+j] likewise with
     // R3..R5. V: 3n x m row-major; J: 2n rows of `cols` floats (nothing else written).
     void (*jacobian_modes)(const float* V, int n, int m, const float* R, float s, float* J, int cols);
+
+    // expert_response() of two experts that share one Sigma (sigma_t), each on its own AOI:
+    // the same two maps, with one pass over Sigma. scratch: response_scratch_floats() + 2
+    // pad16(ws^2) floats.
+    void (*expert_response_pair)(const CcnfExpert& e0, const CcnfExpert& e1, int pw, int ph,
+                                 const float* aoi0, const float* aoi1, int ws,
+                                 const float* sigma_t, float* scratch, float* out0, float* out1,
+                                 const float* prefetch, std::size_t prefetch_floats);
 };
 
 std::size_t cholesky_scratch_floats(int n);

@@ -149,6 +149,30 @@ def test_expert_response_bit_identical_on_random_aois(model, ws):
                     assert_response_close(got, ref, isa, f"{stage} {isa} i={i}")
 
 
+def test_responses_with_shared_sigmas_same_bits_as_single_experts(model, faces):
+    """Experts with equal alpha sums and betas share one stored Sigma and are computed in pairs
+    (one pass over Sigma for two maps): the same bits as each expert on its own."""
+    core = model._core
+    face = faces[0]
+    img = gray_of(face).astype(F32)
+    r = model.fit(gray_of(face), face["bbox"])
+    lm = flat(r.landmarks)
+    a, b = 0.93, 0.04
+    for k, ws in enumerate((11, 9, 7)):
+        scale = core.scales[k]
+        sig = _core.build_sigmas(scale, ws, view=0)
+        mats = [sig.sigma(0, i) for i in range(scale.n)]
+        shared = sum(any(np.array_equal(mats[i], mats[j]) for j in range(i)) for i in range(scale.n))
+        assert shared >= 20  # mirrored landmarks: 29 of 68
+        W = ws + scale.patch_width - 1
+        for isa in LEVELS:
+            maps = _core.responses(img, scale, sig, 0, ws, lm, a, b, isa=isa)
+            for i in range(scale.n):
+                aoi = _core.warp_aoi(img, lm[i], lm[i + scale.n], a, b, W)
+                one = _core.expert_response(scale, 0, i, aoi, ws, sig, isa=isa)
+                np.testing.assert_array_equal(maps[i], one, err_msg=f"ws {ws} {isa} landmark {i}")
+
+
 def test_responses_at_the_image_border(model):
     """AOIs that leave the image take the reference sampler inside the kernel: same maps."""
     core = model._core

@@ -405,7 +405,7 @@ void register_ccnf(py::module_& m) {
                 if (sigmas->sigma[idx].empty())
                     throw py::value_error("sigmas hold no Sigma for this view/landmark");
                 sig = sigmas->sigma[idx].data();
-                sig_t = sigmas->sigma_t[idx].data();
+                sig_t = sigmas->sigma_t_of(idx);
             }
             if (stage != "final" && stage != "raw" && stage != "sigma")
                 throw py::value_error("stage must be 'final', 'raw' or 'sigma'");
