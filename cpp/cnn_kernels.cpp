@@ -1,6 +1,7 @@
 // One copy of cnn_kernels.inc per SIMD level (compiled with a target pragma, like kernels.cpp)
 // and the run-time choice.
 #include "cnn_kernels.hpp"
+#include "isa_target.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -23,15 +24,6 @@ namespace generic {
 }  // namespace generic
 
 #if defined(FASTCLNF_X86_KERNELS)
-#define FCL_STR(x) #x
-#if defined(__clang__)
-#define FCL_TARGET_PUSH(isa) _Pragma(FCL_STR(clang attribute push(__attribute__((target(isa))), apply_to = function)))
-#define FCL_TARGET_POP _Pragma("clang attribute pop")
-#else
-#define FCL_TARGET_PUSH(isa) _Pragma("GCC push_options") _Pragma(FCL_STR(GCC target(isa)))
-#define FCL_TARGET_POP _Pragma("GCC pop_options")
-#endif
-
 FCL_TARGET_PUSH("avx2,fma,bmi,bmi2,popcnt,f16c")
 namespace avx2 {
 #define FCL_W 8

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "fastexp.hpp"
+#include "isa_target.hpp"
 #include "linalg.hpp"
 #include "warp.hpp"
 
@@ -29,16 +30,6 @@ namespace generic {
 
 #if defined(FASTCLNF_X86_KERNELS)
 #define FCL_X86_GATHER 1
-
-// Every function defined between push and pop is compiled for the named instruction set.
-#if defined(__clang__)
-#define FCL_TARGET_PUSH(isa) _Pragma(FCL_STR(clang attribute push(__attribute__((target(isa))), apply_to = function)))
-#define FCL_TARGET_POP _Pragma("clang attribute pop")
-#else
-#define FCL_TARGET_PUSH(isa) _Pragma("GCC push_options") _Pragma(FCL_STR(GCC target(isa)))
-#define FCL_TARGET_POP _Pragma("GCC pop_options")
-#endif
-#define FCL_STR(x) #x
 
 FCL_TARGET_PUSH("avx2,fma,bmi,bmi2,popcnt,f16c")
 namespace avx2 {
