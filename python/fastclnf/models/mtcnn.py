@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
+from .binreader import read_bytes
 from .cnn import Cursor, output_shape, read_layers
 
 __all__ = ["MTCNNModel", "read_mtcnn", "read_mtcnn_net", "NET_NAMES", "NOMINAL"]
@@ -38,11 +39,7 @@ def read_mtcnn_net(path, name: str | None = None) -> tuple:
     3-map input of the net's nominal size to its nominal output (spec 03 §1.4).
     """
     path = os.fspath(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        raise ModelError(path, "open", f"cannot read file: {e.strerror or e}") from e
-    cur = Cursor(path, data)
+    cur = Cursor(path, read_bytes(path))
     layers = read_layers(cur, "mtcnn")
     cur.finish()
     if name is not None:
@@ -67,10 +64,7 @@ def read_mtcnn(path) -> MTCNNModel:
     path = Path(os.fspath(path))
     if path.is_dir():
         path = path / "MTCNN_detector.txt"
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise ModelError(str(path), "open", f"cannot read file: {e.strerror or e}") from e
+    raw = read_bytes(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from ..errors import ModelError
+from .binreader import read_bytes
 from .cnn import Cursor, output_shape, read_layers
 
 __all__ = ["ValidatorView", "Validator", "read_validator", "GRID"]
@@ -116,11 +116,7 @@ def _read_view(cur: Cursor, v: int, orientation: np.ndarray) -> ValidatorView:
 def read_validator(path) -> Validator:
     """Parse a type-3 CNN validator file (spec 02 §5.6); every byte must be consumed."""
     path = os.fspath(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        raise ModelError(path, "open", f"cannot read file: {e.strerror or e}") from e
-    cur = Cursor(path, data)
+    cur = Cursor(path, read_bytes(path))
     cur.expect_i32("validator_type", (3,))  # OpenFace supports only the CNN type here
     n_views = cur.count("number of views", 1, 1000, bytes_each=36)
     orientations = [cur.mat(f"view {v} orientation", rows=3, cols=1, types=(5, 6), out="<f8")[:, 0]
