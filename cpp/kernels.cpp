@@ -59,9 +59,7 @@ FCL_TARGET_POP
 #endif
 
 const Kernels& kernels(Isa isa) {
-    if (!isa_supported(isa))
-        throw std::invalid_argument(std::string("SIMD level ") + isa_name(isa) +
-                                    " is not supported on this CPU/build");
+    require_isa(isa);
     switch (isa) {
 #if defined(FASTCLNF_X86_KERNELS)
         case Isa::avx2: return avx2::table;

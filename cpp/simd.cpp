@@ -57,6 +57,12 @@ Isa detect() {
 }
 }  // namespace
 
+void require_isa(Isa isa) {
+    if (!isa_supported(isa))
+        throw std::invalid_argument(std::string("SIMD level ") + isa_name(isa) +
+                                    " is not supported on this CPU/build");
+}
+
 Isa active_isa() {
     static const Isa isa = detect();  // thread-safe initialisation (C++11 magic static)
     return isa;

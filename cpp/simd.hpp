@@ -21,6 +21,8 @@ enum class Isa {
 Isa active_isa();
 // Whether this CPU (and this build) can run the given level.
 bool isa_supported(Isa isa);
+// isa_supported, or std::invalid_argument naming the level (the per-level kernel tables).
+void require_isa(Isa isa);
 const char* isa_name(Isa isa);
 // "generic", "avx2", "avx512" -> Isa; throws std::invalid_argument otherwise.
 Isa parse_isa(const char* name);
