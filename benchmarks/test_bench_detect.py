@@ -8,8 +8,6 @@ OpenFace ratios and parity are in benchmarks/detect_parity.py and validator_pari
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -22,7 +20,8 @@ from fastclnf.models.mtcnn import read_mtcnn
 from fastclnf.models.validator import read_validator
 from fastclnf.validate import prepare_validator
 
-SHARED = Path(os.environ.get("FASTCLNF_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+from parity import SHARED  # benchmarks/ is on sys.path under pytest
+
 MODEL_DIR = SHARED / "openface" / "model"
 
 pytestmark = pytest.mark.skipif(not (SHARED / "reference" / "detections.jsonl").exists(),

@@ -9,8 +9,6 @@ them). For OpenFace ratios and parity figures alongside, use benchmarks/speed.py
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -20,7 +18,8 @@ import fastclnf
 from fastclnf import _core
 from fastclnf import fit as F
 
-SHARED = Path(os.environ.get("FASTCLNF_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+from parity import SHARED  # benchmarks/ is on sys.path under pytest
+
 MODEL_DIR = SHARED / "openface" / "model"
 
 pytestmark = pytest.mark.skipif(not (SHARED / "reference" / "faces.jsonl").exists(),

@@ -10,16 +10,15 @@ and parity alongside, use benchmarks/video_parity.py.
 """
 from __future__ import annotations
 
-import os
 import threading
-from pathlib import Path
 
 import cv2
 import pytest
 
 import fastclnf
 
-SHARED = Path(os.environ.get("FASTCLNF_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+from parity import SHARED  # benchmarks/ is on sys.path under pytest
+
 VIDEO = SHARED / "data" / "videos" / "torchopenface" / "video01.mp4"
 
 pytestmark = pytest.mark.skipif(not VIDEO.exists(), reason=f"research data not found at {SHARED}")
