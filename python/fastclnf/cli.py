@@ -82,9 +82,8 @@ def cmd_image(args) -> int:
         if out.suffix.lower() == ".jsonl":
             writer = JsonlWriter(out, keep_partial=False)
         else:
-            eyes = 56 if any(p.name.endswith("eye_28") for p in model.data.parts) else 0
             writer = OpenFaceCsvWriter(out, mode="image", keep_partial=False,
-                                       n_eye_landmarks=eyes, file_column=True)
+                                       n_eye_landmarks=model.n_eye_landmarks, file_column=True)
     if args.overlay:
         Path(args.overlay).mkdir(parents=True, exist_ok=True)
     failed, faces = [], 0
@@ -232,9 +231,8 @@ def cmd_video(args) -> int:
         if out.suffix.lower() == ".jsonl":
             writer = JsonlWriter(out, keep_partial=True)
         else:
-            eyes = 56 if any(p.name.endswith("eye_28") for p in model.data.parts) else 0
             writer = OpenFaceCsvWriter(out, mode="sequence", keep_partial=True,
-                                       n_eye_landmarks=eyes)
+                                       n_eye_landmarks=model.n_eye_landmarks)
     overlay = _OverlayVideo(Path(args.overlay), source.fps or 30.0) if args.overlay else None
     progress = VideoProgress(source.frame_count, enabled=False if args.quiet else None)
     frames = frames_ok = 0

@@ -181,6 +181,8 @@ class Model:
         self._validator = None
         self._mtcnn = None
         self._parts_data = {p.name: p.model for p in data.parts}
+        #: Rows of eye_landmarks when the model has the two 28-point eye parts (56), else 0.
+        self.n_eye_landmarks = 56 if any(name in _EYE_PARTS for name in self._parts_data) else 0
 
     # -- lazily loaded companions -------------------------------------------------------------
     def _get_validator(self):

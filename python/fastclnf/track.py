@@ -29,7 +29,7 @@ import numpy as np
 from .detect import select_face
 from .fit import FitState, detect_landmarks, fit_from_box
 from .image import to_gray
-from .model import Model, Result, _EYE_PARTS, _resolve_intrinsics, _result_fields
+from .model import Model, Result, _resolve_intrinsics, _result_fields
 from .presets import FitSettings, resolve
 
 __all__ = ["Tracker", "MultiTracker", "TrackResult"]
@@ -185,11 +185,10 @@ class _Fitter:
 
     def result(self, face: _FaceModel, success: bool, intrinsics, bbox, **extra) -> TrackResult:
         # Before any eye fit OpenFace holds zeros for the eye landmarks of an eye-model face.
-        has_eyes = any(p.name in _EYE_PARTS for p in self.model.data.parts)
         return TrackResult(
             **_result_fields(face, certainty=face.certainty, success=success, bbox=bbox,
                              intrinsics=intrinsics, model=self.model, message=face.message,
-                             no_eyes=np.zeros((56 if has_eyes else 0, 2))),
+                             no_eyes=np.zeros((self.model.n_eye_landmarks, 2))),
             detection_success=bool(face.detection_success),
             tracking_initialised=bool(face.tracking_initialised),
             failures_in_a_row=int(face.failures_in_a_row),
