@@ -1,5 +1,6 @@
 // CCNF patch experts: derived data, Sigma, AOI warp, response maps (spec 01 §4.4, §5, §6).
 #include "ccnf.hpp"
+#include "color.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -528,6 +529,36 @@ void warp_kernel(const Kernels& k, const ImageU8& img, const float* m, int W, fl
     k.warp_u8(img, m, W, out);
 }
 
+// A lazily converted frame (color.hpp): convert the pixels under every visible landmark's AOI
+// before any warp reads them. The warp is affine, so each AOI's extent is that of its corners.
+void ensure_aoi_pixels(const ImageF&, const CcnfScale&, int, const float*, float, float, int) {}
+void ensure_aoi_pixels(const ImageU8& img, const CcnfScale& scale, int view,
+                       const float* landmarks2n, float a, float b, int W) {
+    if (!img.lazy) return;
+    const int n = scale.n;
+    float x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
+    const float e = static_cast<float>(W - 1);
+    for (int i = 0; i < n; ++i) {
+        if (!scale.visibility[static_cast<size_t>(view) * n + i]) continue;
+        const auto m = aoi_matrix(landmarks2n[i], landmarks2n[i + n], a, b, W);
+        for (const float u : {0.f, e})
+            for (const float v : {0.f, e}) {
+                const float x = m[0] * u + m[1] * v + m[2];
+                const float y = m[3] * u + m[4] * v + m[5];
+                if (!std::isfinite(x) || !std::isfinite(y)) {  // the warp's NaN rule reads (0, 0)
+                    img.lazy->ensure_all();
+                    return;
+                }
+                x0 = std::fmin(x0, x);
+                x1 = std::fmax(x1, x);
+                y0 = std::fmin(y0, y);
+                y1 = std::fmax(y1, y);
+            }
+    }
+    if (x0 > x1) return;  // no visible landmark
+    ensure_region(img, x0, y0, x1, y1);
+}
+
 template <typename Image>
 void responses_impl(const Image& img, const CcnfScale& scale, const SigmaSet& sigmas, int view,
                     int ws, const float* landmarks2n, float a, float b, float* maps, Isa isa,
@@ -544,6 +575,7 @@ void responses_impl(const Image& img, const CcnfScale& scale, const SigmaSet& si
     float* aoi1 = aoi + aoi_floats;
     float* scratch = aoi1 + aoi_floats;
     const int* order = sigmas.order.data() + static_cast<size_t>(view) * n;
+    ensure_aoi_pixels(img, scale, view, landmarks2n, a, b, W);
     for (int k2 = 0; k2 < n; ++k2) {
         const int i = order[k2];
         const size_t idx = static_cast<size_t>(view) * n + i;

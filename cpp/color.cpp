@@ -65,16 +65,61 @@ int row_bgr_simd(const std::uint8_t*, int, std::uint8_t*) { return 0; }
 int row_bgra_simd(const std::uint8_t*, int, std::uint8_t*) { return 0; }
 #endif
 
+// Pixels [x0, x1) of one row.
+void convert_span(const std::uint8_t* s, int channels, int x0, int x1, std::uint8_t* d) {
+    s += static_cast<long>(channels) * x0;
+    d += x0;
+    const int n = x1 - x0;
+    int x = channels == 4 ? row_bgra_simd(s, n, d) : row_bgr_simd(s, n, d);
+    for (; x < n; ++x) d[x] = gray_of(s[channels * x], s[channels * x + 1], s[channels * x + 2]);
+}
+
 }  // namespace
 
 void bgr_to_gray(const std::uint8_t* src, int rows, int cols, int channels, long src_stride,
                  std::uint8_t* dst) {
-    for (int y = 0; y < rows; ++y) {
-        const std::uint8_t* s = src + y * src_stride;
-        std::uint8_t* d = dst + static_cast<long>(y) * cols;
-        int x = channels == 4 ? row_bgra_simd(s, cols, d) : row_bgr_simd(s, cols, d);
-        for (; x < cols; ++x)
-            d[x] = gray_of(s[channels * x], s[channels * x + 1], s[channels * x + 2]);
+    for (int y = 0; y < rows; ++y)
+        convert_span(src + y * src_stride, channels, 0, cols, dst + static_cast<long>(y) * cols);
+}
+
+LazyGray::LazyGray(const std::uint8_t* src, int rows, int cols, int channels, long src_stride,
+                   bool poison)
+    : src_(src), rows_(rows), cols_(cols), channels_(channels), src_stride_(src_stride),
+      gray_(new std::uint8_t[static_cast<std::size_t>(rows) * cols]),
+      lo_(static_cast<std::size_t>(rows), 0), hi_(static_cast<std::size_t>(rows), 0) {
+    if (poison)
+        for (std::size_t i = 0, e = static_cast<std::size_t>(rows) * cols; i < e; ++i)
+            gray_[i] = static_cast<std::uint8_t>(0xA5 ^ (i * 131));
+}
+
+void LazyGray::ensure(int x0, int y0, int x1, int y1) {
+    x0 = x0 < 0 ? 0 : x0;
+    y0 = y0 < 0 ? 0 : y0;
+    x1 = x1 > cols_ ? cols_ : x1;
+    y1 = y1 > rows_ ? rows_ : y1;
+    if (x0 >= x1 || y0 >= y1) return;
+    for (int y = y0; y < y1; ++y) {
+        int& lo = lo_[y];
+        int& hi = hi_[y];
+        const std::uint8_t* s = src_ + y * src_stride_;
+        std::uint8_t* d = gray_.get() + static_cast<long>(y) * cols_;
+        if (lo == hi) {  // nothing converted in this row yet
+            convert_span(s, channels_, x0, x1, d);
+            converted_ += x1 - x0;
+            lo = x0;
+            hi = x1;
+            continue;
+        }
+        if (x0 < lo) {  // also fills a gap between the request and the interval
+            convert_span(s, channels_, x0, lo, d);
+            converted_ += lo - x0;
+            lo = x0;
+        }
+        if (x1 > hi) {
+            convert_span(s, channels_, hi, x1, d);
+            converted_ += x1 - hi;
+            hi = x1;
+        }
     }
 }
 

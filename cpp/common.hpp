@@ -8,6 +8,8 @@
 
 namespace fastclnf {
 
+class LazyGray;  // color.hpp
+
 // Global parameters g = (s, rx, ry, rz, tx, ty): scale, Euler angles (pitch, yaw, roll, radians),
 // translation in pixels (spec 01 conventions).
 using Global = std::array<float, 6>;
@@ -21,12 +23,14 @@ struct ImageF {
 };
 
 // The same for an 8-bit image (samples convert to float exactly, so sampling it gives the same
-// values as sampling its float copy).
+// values as sampling its float copy). With `lazy` set, the pixels are a colour frame's gray
+// converted on demand: code that reads a region calls ensure_region() (color.hpp) first.
 struct ImageU8 {
     const std::uint8_t* data = nullptr;
     int rows = 0;
     int cols = 0;
     int stride = 0;
+    LazyGray* lazy = nullptr;
 };
 
 }  // namespace fastclnf

@@ -2,6 +2,7 @@
 #include "validator.hpp"
 
 #include "cnn_kernels.hpp"
+#include "color.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -105,8 +106,8 @@ struct Scratch {
 };
 
 // network_input into s.input (kGridPixels floats); false in the degenerate case.
-bool make_input(const View& view, const std::uint8_t* gray, int rows, int cols, int stride, const float* lm,
-                int n, Scratch& s) {
+bool make_input(const View& view, const ImageU8& gray, const float* lm, int n, Scratch& s) {
+    const int rows = gray.rows, cols = gray.cols, stride = gray.stride;
     // §5.1 step 2: ROI from the landmark bounding box, ±3 px, truncated and clamped.
     float min_x = lm[0], max_x = lm[0], min_y = lm[1], max_y = lm[1];
     for (int i = 1; i < n; ++i) {
@@ -125,7 +126,8 @@ bool make_input(const View& view, const std::uint8_t* gray, int rows, int cols, 
     // Quirk: the crop is columns x0 … x1−1 and rows y0 … y1−1 (max excluded); samples beyond it
     // read the constant-0 border.
     const int crop_w = x1 - x0, crop_h = y1 - y0;
-    const std::uint8_t* crop = gray + static_cast<std::size_t>(y0) * stride + x0;
+    if (gray.lazy) gray.lazy->ensure(x0, y0, x1, y1);
+    const std::uint8_t* crop = gray.data + static_cast<std::size_t>(y0) * stride + x0;
 
     // §5.2 step 1: per-triangle affine coefficients from the shifted source points (float).
     const int n_tri = static_cast<int>(view.triangles.size() / 3);
@@ -174,19 +176,19 @@ Scratch& thread_scratch() {
 
 }  // namespace
 
-std::vector<float> network_input(const View& view, const std::uint8_t* gray, int rows, int cols, int stride,
-                                 const float* lm, int n, bool& ok) {
+std::vector<float> network_input(const View& view, const ImageU8& gray, const float* lm, int n,
+                                 bool& ok) {
     Scratch& s = thread_scratch();
-    ok = make_input(view, gray, rows, cols, stride, lm, n, s);
+    ok = make_input(view, gray, lm, n, s);
     return ok ? s.input : std::vector<float>{};
 }
 
-float validate(const Validator& v, const std::uint8_t* gray, int rows, int cols, int stride,
-               const float* landmarks, int n, double rx, double ry, double rz) {
+float validate(const Validator& v, const ImageU8& gray, const float* landmarks, int n, double rx,
+               double ry, double rz) {
     if (v.views.empty()) throw std::invalid_argument("validator has no views");
     const View& view = v.views[choose_view(v, rx, ry, rz)];
     Scratch& s = thread_scratch();
-    if (!make_input(view, gray, rows, cols, stride, landmarks, n, s)) return 0.f;
+    if (!make_input(view, gray, landmarks, n, s)) return 0.f;
     cnn::forward(view.net, s.input.data(), 1, kGrid, kGrid, s.out, s.ws);
     const cnn::Tensor& t = s.out;
     // §5.4: argmax of the bins (first wins) → dec → certainty, in double, returned as float.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cnn.hpp"
+#include "common.hpp"
 
 namespace fastclnf::validator {
 
@@ -40,15 +41,15 @@ void finalise(View& view, int n_landmarks);
 // Index of the view nearest (Euclidean, double) to the rotation, first wins (spec 02 §5.1 step 1).
 int choose_view(const Validator& v, double rx, double ry, double rz);
 
-// Certainty in (0, 1) of a fit: `gray` is an 8-bit image (rows × cols, `stride` bytes per row),
-// `landmarks` n × 2 interleaved (x, y) pixel coordinates, (rx, ry, rz) the PDM rotation.
-// Returns 0 when the landmarks' bounding box is degenerate inside the image (spec 02 §5.1).
-float validate(const Validator& v, const std::uint8_t* gray, int rows, int cols, int stride,
-               const float* landmarks, int n_landmarks, double rx, double ry, double rz);
+// Certainty in (0, 1) of a fit: `gray` is the 8-bit image, `landmarks` n × 2 interleaved (x, y)
+// pixel coordinates, (rx, ry, rz) the PDM rotation. Returns 0 when the landmarks' bounding box
+// is degenerate inside the image (spec 02 §5.1).
+float validate(const Validator& v, const ImageU8& gray, const float* landmarks, int n_landmarks,
+               double rx, double ry, double rz);
 
 // The normalised 60×60 CNN input for a given view (spec 02 §5.1 steps 2–3, §5.3); `ok` false
 // (and an empty result) in the degenerate case. Exposed for tests.
-std::vector<float> network_input(const View& view, const std::uint8_t* gray, int rows, int cols,
-                                 int stride, const float* landmarks, int n_landmarks, bool& ok);
+std::vector<float> network_input(const View& view, const ImageU8& gray, const float* landmarks,
+                                 int n_landmarks, bool& ok);
 
 }  // namespace fastclnf::validator

@@ -57,8 +57,18 @@ bool impl_arg(const std::string& impl) {
     throw py::value_error("impl must be 'fast' or 'reference', got '" + impl + "'");
 }
 
-GrayImage gray_image(const py::array& img, const char* name) {
+GrayImage gray_image(const py::handle& obj, const char* name) {
     GrayImage g;
+    if (ImageU8* lazy = lazy_gray_view(obj)) {
+        g.is_u8 = true;
+        g.lazy_owner = py::reinterpret_borrow<py::object>(obj);
+        g.lazy_view = *lazy;
+        return g;
+    }
+    if (!py::isinstance<py::array>(obj))
+        throw py::type_error(std::string(name) + ": expected a 2-D numpy array, got " +
+                             std::string(py::str(py::type::of(obj).attr("__name__"))));
+    const auto img = py::reinterpret_borrow<py::array>(obj);
     if (py::isinstance<py::array_t<uint8_t>>(img)) {
         g.u8 = carray<uint8_t>::ensure(img);
         if (g.u8.ndim() != 2)
@@ -445,7 +455,7 @@ void register_ccnf(py::module_& m) {
 
     m.def(
         "responses",
-        [](const py::array& img_obj, const CcnfScale& scale, const SigmaSet& sigmas, int view,
+        [](const py::object& img_obj, const CcnfScale& scale, const SigmaSet& sigmas, int view,
            int ws, const carray<float>& landmarks2n, float a, float b, py::object out,
            const std::string& impl, py::object isa_obj) {
             const GrayImage img = gray_image(img_obj, "img");

@@ -21,7 +21,7 @@ ScaleSettings scale_settings(int ws, int iterations, float sigma, float reg, flo
 void register_nurlms(py::module_& m) {
     m.def(
         "fit_scale",
-        [](const py::array& image, const Pdm& pdm, const CcnfScale& scale, const SigmaSet& sigmas,
+        [](const py::object& image, const Pdm& pdm, const CcnfScale& scale, const SigmaSet& sigmas,
            carray<float> grid, int ws, int iterations, float sigma, float reg, float weight,
            bool likelihood, carray<float> g, carray<float> q, const std::string& impl,
            py::object isa) {

@@ -123,7 +123,7 @@ void register_schedule(py::module_& m) {
 
     m.def(
         "detect_landmarks",
-        [](const py::array& image, const PySchedule& sched, const carray<float>& g,
+        [](const py::object& image, const PySchedule& sched, const carray<float>& g,
            const carray<float>& q, const std::string& impl, py::object isa) {
             const GrayImage img = gray_image(image, "image");
             FitOptions opt;

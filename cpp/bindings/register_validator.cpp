@@ -18,9 +18,11 @@ std::vector<int> to_ints(const py::handle& h) {
 std::vector<float> to_floats(const py::handle& h) { return to_vector(h.cast<carray<float>>()); }
 
 // Checks the image/landmark arguments shared by validate() and network_input().
-void check_args(const py::array_t<std::uint8_t, py::array::c_style>& gray, const carray<float>& lm) {
-    if (gray.ndim() != 2) throw py::value_error("gray must be a 2-D uint8 image");
+GrayImage check_args(const py::object& gray_obj, const carray<float>& lm) {
+    GrayImage gray = gray_image(gray_obj, "gray");
+    if (!gray.is_u8) throw py::type_error("gray must be a 2-D uint8 image");
     if (lm.ndim() != 2 || lm.shape(1) != 2 || lm.shape(0) < 1) throw py::value_error("landmarks must be (n, 2)");
+    return gray;
 }
 
 }  // namespace
@@ -62,31 +64,29 @@ void register_validator(py::module_& m) {
             py::arg("rx"), py::arg("ry"), py::arg("rz"))
         .def(
             "validate",
-            [](const validator::Validator& v, const py::array_t<std::uint8_t, py::array::c_style>& gray,
-               const carray<float>& lm, double rx, double ry, double rz) {
-                check_args(gray, lm);
+            [](const validator::Validator& v, const py::object& gray_obj, const carray<float>& lm,
+               double rx, double ry, double rz) {
+                const GrayImage gray = check_args(gray_obj, lm);
                 const float* p = lm.data();
                 for (py::ssize_t i = 0; i < lm.size(); ++i)
                     if (!std::isfinite(p[i])) throw py::value_error("landmarks must be finite");
                 if (!std::isfinite(rx) || !std::isfinite(ry) || !std::isfinite(rz))
                     throw py::value_error("rotation must be 3 finite values (rx, ry, rz)");
                 py::gil_scoped_release release;
-                return validator::validate(v, gray.data(), static_cast<int>(gray.shape(0)),
-                                           static_cast<int>(gray.shape(1)), static_cast<int>(gray.shape(1)),
-                                           lm.data(), static_cast<int>(lm.shape(0)), rx, ry, rz);
+                return validator::validate(v, gray.u8_view(), lm.data(), static_cast<int>(lm.shape(0)),
+                                           rx, ry, rz);
             },
             py::arg("gray"), py::arg("landmarks"), py::arg("rx"), py::arg("ry"), py::arg("rz"),
             "Certainty in (0, 1) for landmarks (n, 2) on a C-contiguous uint8 gray image.")
         .def(
             "network_input",
-            [](const validator::Validator& v, int view, const py::array_t<std::uint8_t, py::array::c_style>& gray,
+            [](const validator::Validator& v, int view, const py::object& gray_obj,
                const carray<float>& lm) -> py::object {
-                check_args(gray, lm);
+                const GrayImage gray = check_args(gray_obj, lm);
                 if (view < 0 || view >= static_cast<int>(v.views.size())) throw py::index_error("view");
                 bool ok = false;
                 std::vector<float> in = validator::network_input(
-                    v.views[view], gray.data(), static_cast<int>(gray.shape(0)), static_cast<int>(gray.shape(1)),
-                    static_cast<int>(gray.shape(1)), lm.data(), static_cast<int>(lm.shape(0)), ok);
+                    v.views[view], gray.u8_view(), lm.data(), static_cast<int>(lm.shape(0)), ok);
                 if (!ok) return py::none();
                 py::array_t<float> out({validator::kGrid, validator::kGrid});
                 std::copy(in.begin(), in.end(), out.mutable_data());

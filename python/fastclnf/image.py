@@ -7,7 +7,7 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["to_gray", "check_box", "read_image"]
+__all__ = ["to_gray", "gray_source", "check_box", "read_image"]
 
 
 def _bgr_to_gray_formula(image: np.ndarray) -> np.ndarray:
@@ -18,13 +18,9 @@ def _bgr_to_gray_formula(image: np.ndarray) -> np.ndarray:
     return ((9798 * r + 19235 * g + 3735 * b + 16384) >> 15).astype(np.uint8)
 
 
-def to_gray(image: np.ndarray, name: str = "image") -> np.ndarray:
-    """8-bit grayscale (H, W) from gray, BGR or BGRA input, as OpenFace converts it.
-
-    OpenFace 2.2 (OpenCV 4.x) computes ``Y = (9798 R + 19235 G + 3735 B + 16384) >> 15`` on 8-bit
-    BGR (spec 02 §6.1); the core computes exactly that, with no OpenCV call (whose thread pool
-    would wake for every video frame). 16-bit input is divided by 256 first.
-    """
+def _as_u8(image: np.ndarray, name: str) -> np.ndarray:
+    """`image` checked and normalised to 8-bit (H, W) gray or (H, W, 3|4) BGR(A) whose rows are
+    contiguous; 16-bit input is divided by 256."""
     if not isinstance(image, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, got {type(image).__name__}")
     if image.dtype == np.uint16:
@@ -33,18 +29,38 @@ def to_gray(image: np.ndarray, name: str = "image") -> np.ndarray:
         raise TypeError(f"{name} must be uint8 (or uint16), got dtype {image.dtype}")
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
-    if image.ndim == 2:
-        gray = image
-    elif image.ndim == 3 and image.shape[2] in (3, 4):
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4))):
+        raise ValueError(f"{name} must be HxW, HxWx3 (BGR) or HxWx4 (BGRA), got shape {image.shape}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {image.shape})")
+    if image.ndim == 3:
         st = image.strides
         if st[2] != 1 or st[1] != image.shape[2] or st[0] < 0:
             image = np.ascontiguousarray(image)
-        gray = _core.bgr_to_gray(image)
-    else:
-        raise ValueError(f"{name} must be HxW, HxWx3 (BGR) or HxWx4 (BGRA), got shape {image.shape}")
-    if gray.shape[0] == 0 or gray.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {image.shape})")
+    return image
+
+
+def to_gray(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """8-bit grayscale (H, W) from gray, BGR or BGRA input, as OpenFace converts it.
+
+    OpenFace 2.2 (OpenCV 4.x) computes ``Y = (9798 R + 19235 G + 3735 B + 16384) >> 15`` on 8-bit
+    BGR (spec 02 §6.1); the core computes exactly that, with no OpenCV call (whose thread pool
+    would wake for every video frame). 16-bit input is divided by 256 first.
+    """
+    image = _as_u8(image, name)
+    gray = _core.bgr_to_gray(image) if image.ndim == 3 else image
     return np.ascontiguousarray(gray)
+
+
+def gray_source(image: np.ndarray, name: str = "image"):
+    """What the fitting core reads: `to_gray(image)`'s pixels, but for colour input converted
+    only where the fit and the validator look (a `_core.LazyGray`, which has `.shape` and
+    `.array()`); gray input comes back as a contiguous array. The colour array must not change
+    while the result is in use."""
+    image = _as_u8(image, name)
+    if image.ndim == 3:
+        return _core.LazyGray(image)
+    return np.ascontiguousarray(image)
 
 
 def check_box(bbox, shape) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import ModelNotFoundError
 from .fit import EYE_PARTS as _EYE_PARTS, CoreModel, fit_from_box, initial_params as _initial_params
-from .image import check_box, to_gray
+from .image import check_box, gray_source, to_gray
 from .models.loader import load_model_data
 from .presets import FitSettings, resolve
 
@@ -287,7 +287,7 @@ class Model:
         intrinsics: (fx, fy, cx, cy) for pose and gaze; OpenFace's defaults if None.
         """
         settings = resolve(preset)
-        gray = to_gray(image)
+        gray = gray_source(image)  # colour: converted only where the fit reads
         box = check_box(bbox, gray.shape)
         intrinsics = _resolve_intrinsics(intrinsics, gray.shape)
         # The core samples the 8-bit image directly (exactly as its float copy would be).

@@ -28,7 +28,7 @@ import numpy as np
 
 from .detect import select_face
 from .fit import FitState, detect_landmarks, fit_from_box
-from .image import to_gray
+from .image import gray_source
 from .model import Model, Result, _resolve_intrinsics, _result_fields
 from .presets import FitSettings, resolve
 
@@ -87,19 +87,16 @@ def _landmark_box(flat: np.ndarray) -> np.ndarray:
     return np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]])
 
 
-def _gray(frame: np.ndarray) -> np.ndarray:
-    return to_gray(frame, "frame")
-
-
 class _Frame:
     """One frame as the fitter wants it: BGR (for the detector) and 8-bit gray (the core samples
-    it directly)."""
+    it directly; for a colour frame only the pixels the fit and the validator read are
+    converted)."""
 
     __slots__ = ("bgr", "gray")
 
     def __init__(self, frame: np.ndarray):
         self.bgr = frame
-        self.gray = _gray(frame)
+        self.gray = gray_source(frame, "frame")
 
 
 @dataclass
