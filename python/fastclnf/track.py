@@ -82,8 +82,8 @@ def _check_frame(frame, who: str) -> np.ndarray:
 
 
 def _landmark_box(flat: np.ndarray) -> np.ndarray:
-    xy = flat.reshape(2, -1).astype(np.float64)
-    lo, hi = xy.min(axis=1), xy.max(axis=1)
+    xy = flat.reshape(2, -1)
+    lo, hi = xy.min(axis=1).astype(np.float64), xy.max(axis=1).astype(np.float64)
     return np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]])
 
 
@@ -160,6 +160,8 @@ class _Fitter:
         # (spec 02 §6.3 step 3.3); the user's multi_view only matters there, and OpenFace
         # forces it on and then clears it.
         self.detect_settings = dataclasses.replace(settings, multi_view=True)
+        # The two tracking schedules, fetched once (the model's cache hashes the settings).
+        self._schedules = {}
 
     def _validate(self, frame: _Frame, st: FitState) -> Tuple[float, bool]:
         return self.model._validate(frame.gray, st, self.settings)
@@ -168,7 +170,11 @@ class _Fitter:
         """One tracking fit from the face's (g, q) (spec 02 §6.3 step 2); returns its success."""
         s = self.settings
         windows = s.tracking_windows if face.detection_success else s.windows
-        st = detect_landmarks(self.core, frame.gray, face.g, face.q, s, windows=windows)
+        sched = self._schedules.get(windows)
+        if sched is None:
+            sched = self._schedules[windows] = self.core.schedule(s, windows)
+        st = detect_landmarks(self.core, frame.gray, face.g, face.q, s, windows=windows,
+                              schedule=sched)
         certainty, ok = self._validate(frame, st)
         face.take_fit(st, certainty, ok)
         return ok
