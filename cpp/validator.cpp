@@ -14,31 +14,6 @@ namespace {
 
 constexpr int kGridPixels = kGrid * kGrid;
 
-// OpenCV's remap of a float image with float maps, INTER_LINEAR, constant-0 border (§5.2 step 3):
-// the map coordinate is rounded (half to even) to 1/32 px; the weights are products of the
-// exact 1/32 fractions; the four taps are summed in the order (0,0), (0,1), (1,0), (1,1).
-inline float sample(const std::uint8_t* img, int rows, int cols, int stride, float mx, float my) {
-    const int X = static_cast<int>(std::nearbyint(mx * 32.f));
-    const int Y = static_cast<int>(std::nearbyint(my * 32.f));
-    const int sx = X >> 5, sy = Y >> 5;  // arithmetic shift = floor
-    const float fx = static_cast<float>(X & 31) * (1.f / 32.f);
-    const float fy = static_cast<float>(Y & 31) * (1.f / 32.f);
-    if (sx >= cols || sx + 1 < 0 || sy >= rows || sy + 1 < 0) return 0.f;
-    const float w0 = (1.f - fy) * (1.f - fx), w1 = (1.f - fy) * fx;
-    const float w2 = fy * (1.f - fx), w3 = fy * fx;
-    if (sx >= 0 && sx + 1 < cols && sy >= 0 && sy + 1 < rows) {  // all four taps inside
-        const std::uint8_t* q = img + static_cast<std::size_t>(sy) * stride + sx;
-        return static_cast<float>(q[0]) * w0 + static_cast<float>(q[1]) * w1 +
-               static_cast<float>(q[stride]) * w2 + static_cast<float>(q[stride + 1]) * w3;
-    }
-    auto at = [&](int y, int x) -> float {
-        return (x >= 0 && x < cols && y >= 0 && y < rows)
-                   ? static_cast<float>(img[static_cast<std::size_t>(y) * stride + x])
-                   : 0.f;
-    };
-    return at(sy, sx) * w0 + at(sy, sx + 1) * w1 + at(sy + 1, sx) * w2 + at(sy + 1, sx + 1) * w3;
-}
-
 }  // namespace
 
 void finalise(View& v, int n_landmarks) {
@@ -147,17 +122,15 @@ bool make_input(const View& view, const std::uint8_t* gray, int rows, int cols, 
         o[5] = c5 * a[2] + c6 * b[2];
     }
 
-    // §5.2 steps 2–3 and §5.3 step 1: warp the masked pixels, in column-major order.
+    // §5.2 steps 2–3 and §5.3 step 1: warp the masked pixels (visited in row-major order: see
+    // View::rm_index), stored in column-major order. The kernel's 32-bit reads may take two bytes
+    // past a sampled crop row: the crop ends at least one column and one row before the image,
+    // so those bytes are image memory.
     const std::size_t N = view.pixels.size();
     s.f.resize(N);
     float* f = s.f.data();
-    for (std::size_t j = 0; j < N; ++j) {
-        const float X = view.rm_x[j], Y = view.rm_y[j];
-        const float* a = &coef[6 * view.rm_tri[j]];
-        const float mx = a[0] + a[1] * X + a[2] * Y;
-        const float my = a[3] + a[4] * X + a[5] * Y;
-        f[view.rm_index[j]] = sample(crop, crop_h, crop_w, stride, mx, my);
-    }
+    cnn::cnn_kernels().warp(coef, view.rm_tri.data(), view.rm_x.data(), view.rm_y.data(), view.rm_index.data(),
+                            static_cast<int>(N), crop, crop_h, crop_w, stride, f);
 
     // §5.3 steps 2–3: local (double mean / population std, zero std → 1), then global.
     s.g.resize(N);
