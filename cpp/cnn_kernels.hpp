@@ -48,6 +48,11 @@ struct ConvArgs {
     // k = (c·kh + r)·kw + s → c·ps_in + r·rs + s, K = n_in·kh·kw entries: one flat loop over k.
     const std::ptrdiff_t* offsets;
     int K;
+    int oh, ow;           // valid output size
+    // Scratch for the row-wise schedule (see conv in cnn_kernels.inc), grown on demand; null:
+    // the contiguous schedule only.
+    std::vector<float>* panel;
+    std::vector<std::ptrdiff_t>* panel_offsets;
 };
 
 struct CnnKernels {
