@@ -22,6 +22,8 @@ constexpr int kSlack = 2 * kTile;
 constexpr int kMaxRows = 12;    // output maps per register tile
 constexpr int kActNone = 0, kActReLU = 1, kActPReLU = 2;
 
+constexpr int kWarpGroup = 16;  // CnnKernels::warp takes one triangle per this many samples
+
 inline std::size_t pad_tile(std::size_t n) { return (n + kTile - 1) / kTile * kTile; }
 
 // Output maps are split into row_blocks(M) blocks of nearly equal size ≤ kMaxRows; packed
@@ -67,7 +69,8 @@ struct CnnKernels {
     // partial sums combined pairwise (the mean is exact in any order: the warped values are
     // multiples of 2^-10 below 256), then out = (float((f − mean)/sd) − mean_img)/std_img.
     void (*standardise)(const float* f, int n, const float* mean_img, const float* std_img, float* out);
-    // The CNN validator's piecewise-affine warp (spec 02 §5.2 steps 2–3): for j < n,
+    // The CNN validator's piecewise-affine warp (spec 02 §5.2 steps 2–3): for j < n (a multiple
+    // of kWarpGroup, tri[j] the same within each group of kWarpGroup entries),
     // f[dst[j]] = OpenCV's bilinear remap sample of the 8-bit image `img` (rows × cols, row stride
     // `stride`, constant-0 border) at (mx, my) = (c0 + c1·x + c2·y, c3 + c4·x + c5·y), with
     // c0…c5 = coef[6·tri[j] …] and (x, y) = (x[j], y[j]): map coordinate rounded half to even to

@@ -38,16 +38,26 @@ void finalise(View& v, int n_landmarks) {
     need(!v.pixels.empty(), "empty pixel mask");
     std::vector<int> q_of(kGridPixels, -1);
     for (std::size_t q = 0; q < v.pixels.size(); ++q) q_of[v.pixels[q]] = static_cast<int>(q);
-    v.rm_index.clear();
-    v.rm_tri.clear();
-    v.rm_x.clear();
-    v.rm_y.clear();
-    for (int p = 0; p < kGridPixels; ++p) {
-        if (q_of[p] < 0) continue;
-        v.rm_index.push_back(q_of[p]);
-        v.rm_tri.push_back(v.triangle_id[p]);
-        v.rm_x.push_back(static_cast<float>(p % kGrid + v.min_x));
-        v.rm_y.push_back(static_cast<float>(p / kGrid + v.min_y));
+    v.warp_index.clear();
+    v.warp_tri.clear();
+    v.warp_x.clear();
+    v.warp_y.clear();
+    for (int t = 0; t < n_tri; ++t) {
+        std::size_t n_t = 0;
+        for (int p = 0; p < kGridPixels; ++p) {
+            if (q_of[p] < 0 || v.triangle_id[p] != t) continue;
+            v.warp_index.push_back(q_of[p]);
+            v.warp_tri.push_back(t);
+            v.warp_x.push_back(static_cast<float>(p % kGrid + v.min_x));
+            v.warp_y.push_back(static_cast<float>(p / kGrid + v.min_y));
+            ++n_t;
+        }
+        for (; n_t % cnn::kWarpGroup != 0; ++n_t) {
+            v.warp_index.push_back(static_cast<int>(v.pixels.size()));
+            v.warp_tri.push_back(t);
+            v.warp_x.push_back(v.warp_x.back());
+            v.warp_y.push_back(v.warp_y.back());
+        }
     }
     need(v.mean_img.size() == v.pixels.size() && v.std_img.size() == v.pixels.size(),
          "mean_img/std_img length differs from the number of masked pixels");
@@ -122,15 +132,16 @@ bool make_input(const View& view, const std::uint8_t* gray, int rows, int cols, 
         o[5] = c5 * a[2] + c6 * b[2];
     }
 
-    // §5.2 steps 2–3 and §5.3 step 1: warp the masked pixels (visited in row-major order: see
-    // View::rm_index), stored in column-major order. The kernel's 32-bit reads may take two bytes
-    // past a sampled crop row: the crop ends at least one column and one row before the image,
-    // so those bytes are image memory.
+    // §5.2 steps 2–3 and §5.3 step 1: warp the masked pixels (in View::warp_index order) into
+    // column-major order. The kernel's 32-bit reads may take two bytes past a sampled crop row:
+    // the crop ends at least one column and one row before the image, so those bytes are image
+    // memory.
     const std::size_t N = view.pixels.size();
-    s.f.resize(N);
+    s.f.resize(N + 1);  // + the padding entries' slot
     float* f = s.f.data();
-    cnn::cnn_kernels().warp(coef, view.rm_tri.data(), view.rm_x.data(), view.rm_y.data(), view.rm_index.data(),
-                            static_cast<int>(N), crop, crop_h, crop_w, stride, f);
+    cnn::cnn_kernels().warp(coef, view.warp_tri.data(), view.warp_x.data(), view.warp_y.data(),
+                            view.warp_index.data(), static_cast<int>(view.warp_index.size()), crop, crop_h, crop_w,
+                            stride, f);
 
     // §5.3 steps 2–3: local (double mean / population std, zero std → 1), then global.
     s.g.resize(N);
