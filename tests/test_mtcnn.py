@@ -474,7 +474,10 @@ def test_direct_conv_row_tails_match_reference(isa):
 def test_direct_max_pool_exact(k, s):
     rng = np.random.default_rng(5)
     net = _core.CNN([("pool", k, k, s, s)])
-    for shape in [(3, 7, 9), (2, 12, 13), (1, 5, 5), (4, 23, 46)]:
+    # The last four: unclipped 2x2 windows on even sizes (the validator's pools among them),
+    # widths that fill, half fill and overrun a vector.
+    for shape in [(3, 7, 9), (2, 12, 13), (1, 5, 5), (4, 23, 46), (10, 52, 52), (10, 20, 20), (3, 8, 34),
+                  (2, 6, 64)]:
         x = rng.standard_normal(shape).astype(np.float32)
         for isa in _core.simd_levels():
             np.testing.assert_array_equal(net.forward(x, isa=isa), net.forward(x, reference=True))
