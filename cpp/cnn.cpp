@@ -528,6 +528,10 @@ std::size_t run(const Net& net, const float* in, int c, int h, int w, Tensor& ou
                     for (int s = 0; s < kw; ++s, ++k)
                         ws.offsets[k] = static_cast<std::ptrdiff_t>(ch) * x.ps + static_cast<std::ptrdiff_t>(r) * x.rs + s;
             a.offsets = ws.offsets.data();
+            a.oh = oh;
+            a.ow = ow;
+            a.panel = &ws.panel;
+            a.panel_offsets = &ws.panel_offsets;
             K.conv(a);
             if (a.act != kActNone) ++li;
             x.c = L.n_out;

@@ -48,6 +48,8 @@ struct Workspace {
     Tensor tmp;              // ping-pong activation (reference path)
     std::vector<float> a, b; // strided activations (forward)
     std::vector<std::ptrdiff_t> offsets;  // input offset of each k of a convolution
+    std::vector<float> panel;             // row-tail im2col panel of a convolution (cnn_kernels.inc)
+    std::vector<std::ptrdiff_t> panel_offsets;
     const struct CnnKernels* kernels = nullptr;  // forward's SIMD level; null: active_isa()
 };
 

@@ -10,6 +10,7 @@
 // buffers carry kSlack readable floats past their last plane.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "simd.hpp"
@@ -20,6 +21,8 @@ constexpr int kTile = 32;       // largest position tile of any level (2 AVX-512
 constexpr int kSlack = 2 * kTile;
 constexpr int kMaxRows = 12;    // output maps per register tile
 constexpr int kActNone = 0, kActReLU = 1, kActPReLU = 2;
+
+constexpr int kWarpGroup = 16;  // CnnKernels::warp takes one triangle per this many samples
 
 inline std::size_t pad_tile(std::size_t n) { return (n + kTile - 1) / kTile * kTile; }
 
@@ -47,6 +50,11 @@ struct ConvArgs {
     // k = (c·kh + r)·kw + s → c·ps_in + r·rs + s, K = n_in·kh·kw entries: one flat loop over k.
     const std::ptrdiff_t* offsets;
     int K;
+    int oh, ow;           // valid output size
+    // Scratch for the row-wise schedule (see conv in cnn_kernels.inc), grown on demand; null:
+    // the contiguous schedule only.
+    std::vector<float>* panel;
+    std::vector<std::ptrdiff_t>* panel_offsets;
 };
 
 struct CnnKernels {
@@ -61,6 +69,17 @@ struct CnnKernels {
     // partial sums combined pairwise (the mean is exact in any order: the warped values are
     // multiples of 2^-10 below 256), then out = (float((f − mean)/sd) − mean_img)/std_img.
     void (*standardise)(const float* f, int n, const float* mean_img, const float* std_img, float* out);
+    // The CNN validator's piecewise-affine warp (spec 02 §5.2 steps 2–3): for j < n (a multiple
+    // of kWarpGroup, tri[j] the same within each group of kWarpGroup entries),
+    // f[dst[j]] = OpenCV's bilinear remap sample of the 8-bit image `img` (rows × cols, row stride
+    // `stride`, constant-0 border) at (mx, my) = (c0 + c1·x + c2·y, c3 + c4·x + c5·y), with
+    // c0…c5 = coef[6·tri[j] …] and (x, y) = (x[j], y[j]): map coordinate rounded half to even to
+    // 1/32 px, weights the products of the exact 1/32 fractions, taps summed (0,0), (0,1), (1,0),
+    // (1,1); no FMA at any level, so every level returns the same floats. May read up to two
+    // bytes past the right end of a sampled row (never past the row below it, which exists: the
+    // validator's crop ends a row and a column before the image does), never uses them.
+    void (*warp)(const float* coef, const int* tri, const float* x, const float* y, const int* dst, int n,
+                 const std::uint8_t* img, int rows, int cols, int stride, float* f);
     // Max-pool of c strided maps (h × w valid, row stride rs, plane stride ps) into compact maps
     // (oh × ow, row stride ow, plane stride ps_out), windows clipped to the input as in
     // cnn::max_pool; colmax: w floats of scratch.

@@ -15,31 +15,6 @@ namespace {
 
 constexpr int kGridPixels = kGrid * kGrid;
 
-// OpenCV's remap of a float image with float maps, INTER_LINEAR, constant-0 border (§5.2 step 3):
-// the map coordinate is rounded (half to even) to 1/32 px; the weights are products of the
-// exact 1/32 fractions; the four taps are summed in the order (0,0), (0,1), (1,0), (1,1).
-inline float sample(const std::uint8_t* img, int rows, int cols, int stride, float mx, float my) {
-    const int X = static_cast<int>(std::nearbyint(mx * 32.f));
-    const int Y = static_cast<int>(std::nearbyint(my * 32.f));
-    const int sx = X >> 5, sy = Y >> 5;  // arithmetic shift = floor
-    const float fx = static_cast<float>(X & 31) * (1.f / 32.f);
-    const float fy = static_cast<float>(Y & 31) * (1.f / 32.f);
-    if (sx >= cols || sx + 1 < 0 || sy >= rows || sy + 1 < 0) return 0.f;
-    const float w0 = (1.f - fy) * (1.f - fx), w1 = (1.f - fy) * fx;
-    const float w2 = fy * (1.f - fx), w3 = fy * fx;
-    if (sx >= 0 && sx + 1 < cols && sy >= 0 && sy + 1 < rows) {  // all four taps inside
-        const std::uint8_t* q = img + static_cast<std::size_t>(sy) * stride + sx;
-        return static_cast<float>(q[0]) * w0 + static_cast<float>(q[1]) * w1 +
-               static_cast<float>(q[stride]) * w2 + static_cast<float>(q[stride + 1]) * w3;
-    }
-    auto at = [&](int y, int x) -> float {
-        return (x >= 0 && x < cols && y >= 0 && y < rows)
-                   ? static_cast<float>(img[static_cast<std::size_t>(y) * stride + x])
-                   : 0.f;
-    };
-    return at(sy, sx) * w0 + at(sy, sx + 1) * w1 + at(sy + 1, sx) * w2 + at(sy + 1, sx + 1) * w3;
-}
-
 }  // namespace
 
 void finalise(View& v, int n_landmarks) {
@@ -64,16 +39,26 @@ void finalise(View& v, int n_landmarks) {
     need(!v.pixels.empty(), "empty pixel mask");
     std::vector<int> q_of(kGridPixels, -1);
     for (std::size_t q = 0; q < v.pixels.size(); ++q) q_of[v.pixels[q]] = static_cast<int>(q);
-    v.rm_index.clear();
-    v.rm_tri.clear();
-    v.rm_x.clear();
-    v.rm_y.clear();
-    for (int p = 0; p < kGridPixels; ++p) {
-        if (q_of[p] < 0) continue;
-        v.rm_index.push_back(q_of[p]);
-        v.rm_tri.push_back(v.triangle_id[p]);
-        v.rm_x.push_back(static_cast<float>(p % kGrid + v.min_x));
-        v.rm_y.push_back(static_cast<float>(p / kGrid + v.min_y));
+    v.warp_index.clear();
+    v.warp_tri.clear();
+    v.warp_x.clear();
+    v.warp_y.clear();
+    for (int t = 0; t < n_tri; ++t) {
+        std::size_t n_t = 0;
+        for (int p = 0; p < kGridPixels; ++p) {
+            if (q_of[p] < 0 || v.triangle_id[p] != t) continue;
+            v.warp_index.push_back(q_of[p]);
+            v.warp_tri.push_back(t);
+            v.warp_x.push_back(static_cast<float>(p % kGrid + v.min_x));
+            v.warp_y.push_back(static_cast<float>(p / kGrid + v.min_y));
+            ++n_t;
+        }
+        for (; n_t % cnn::kWarpGroup != 0; ++n_t) {
+            v.warp_index.push_back(static_cast<int>(v.pixels.size()));
+            v.warp_tri.push_back(t);
+            v.warp_x.push_back(v.warp_x.back());
+            v.warp_y.push_back(v.warp_y.back());
+        }
     }
     need(v.mean_img.size() == v.pixels.size() && v.std_img.size() == v.pixels.size(),
          "mean_img/std_img length differs from the number of masked pixels");
@@ -149,17 +134,16 @@ bool make_input(const View& view, const ImageU8& gray, const float* lm, int n, S
         o[5] = c5 * a[2] + c6 * b[2];
     }
 
-    // §5.2 steps 2–3 and §5.3 step 1: warp the masked pixels, in column-major order.
+    // §5.2 steps 2–3 and §5.3 step 1: warp the masked pixels (in View::warp_index order) into
+    // column-major order. The kernel's 32-bit reads may take two bytes past a sampled crop row:
+    // the crop ends at least one column and one row before the image, so those bytes are image
+    // memory.
     const std::size_t N = view.pixels.size();
-    s.f.resize(N);
+    s.f.resize(N + 1);  // + the padding entries' slot
     float* f = s.f.data();
-    for (std::size_t j = 0; j < N; ++j) {
-        const float X = view.rm_x[j], Y = view.rm_y[j];
-        const float* a = &coef[6 * view.rm_tri[j]];
-        const float mx = a[0] + a[1] * X + a[2] * Y;
-        const float my = a[3] + a[4] * X + a[5] * Y;
-        f[view.rm_index[j]] = sample(crop, crop_h, crop_w, stride, mx, my);
-    }
+    cnn::cnn_kernels().warp(coef, view.warp_tri.data(), view.warp_x.data(), view.warp_y.data(),
+                            view.warp_index.data(), static_cast<int>(view.warp_index.size()), crop, crop_h, crop_w,
+                            stride, f);
 
     // §5.3 steps 2–3: local (double mean / population std, zero std → 1), then global.
     s.g.resize(N);

@@ -24,11 +24,14 @@ struct View {
     std::vector<float> alpha, beta;        // T × 3
     // Derived at construction (finalise): masked pixels as row·60 + col, column-major order.
     std::vector<int> pixels;
-    // The same pixels in row-major order (the order the warp visits them: neighbouring grid
-    // pixels of a row map to neighbouring image pixels, so the image is read row by row rather
-    // than down columns): index into `pixels`, grid coordinates + min_x/min_y, triangle.
-    std::vector<int> rm_index, rm_tri;
-    std::vector<float> rm_x, rm_y;
+    // The same pixels in the order the warp visits them (cnn::CnnKernels::warp): grouped by
+    // triangle, each group row-major (neighbouring grid pixels map to neighbouring image pixels)
+    // and padded to a multiple of cnn::kWarpGroup with copies of its last pixel whose index is
+    // pixels.size() (a spare slot of the warp's output), so the vector levels take one set of
+    // affine coefficients per vector: index into `pixels`, grid coordinates + min_x/min_y,
+    // triangle.
+    std::vector<int> warp_index, warp_tri;
+    std::vector<float> warp_x, warp_y;
 };
 
 struct Validator {

@@ -442,11 +442,42 @@ def test_direct_kernels_match_reference(model, isa):
             np.testing.assert_allclose(fast, ref, rtol=0, atol=5e-5)
 
 
+@pytest.mark.parametrize("isa", _core.simd_levels())
+def test_direct_conv_row_tails_match_reference(isa):
+    """Convolutions whose rows leave a remainder of a vector (the CNN validator's 9x9 and 7x7
+    layers; other widths, kernels, fused activations, more than one block of output maps): the
+    row-wise schedule of the direct kernels computes those columns through a separate panel, so
+    every column must still match the reference (exactly at the generic level)."""
+    rng = np.random.default_rng(11)
+    cases = [((1, 60, 60), 10, (9, 9), ("relu",)), ((10, 26, 26), 10, (7, 7), ("relu",)),
+             ((12, 17, 45), 7, (3, 5), ()), ((16, 11, 11), 48, (3, 3), ("prelu",)),
+             ((64, 10, 10), 16, (3, 3), ("relu",)), ((9, 30, 21), 25, (4, 4), ())]
+    for shape, n_out, (kh, kw), act in cases:
+        w = (rng.standard_normal((n_out, shape[0], kh, kw)) * 0.1).astype(np.float32)
+        b = rng.standard_normal(n_out).astype(np.float32)
+        layers = [("conv", w, b)]
+        if act == ("prelu",):
+            layers.append(("prelu", rng.standard_normal(n_out).astype(np.float32)))
+        elif act:
+            layers.append(act)
+        net = _core.CNN(layers)
+        x = rng.standard_normal(shape).astype(np.float32)
+        fast, ref = net.forward(x, isa=isa), net.forward(x, reference=True)
+        assert fast.shape == ref.shape == (n_out, shape[1] - kh + 1, shape[2] - kw + 1)
+        if isa == "generic":
+            np.testing.assert_array_equal(fast, ref, err_msg=str(shape))
+        else:
+            np.testing.assert_allclose(fast, ref, rtol=0, atol=2e-4, err_msg=str(shape))
+
+
 @pytest.mark.parametrize("k,s", [(2, 2), (3, 2), (3, 3), (2, 1)])
 def test_direct_max_pool_exact(k, s):
     rng = np.random.default_rng(5)
     net = _core.CNN([("pool", k, k, s, s)])
-    for shape in [(3, 7, 9), (2, 12, 13), (1, 5, 5), (4, 23, 46)]:
+    # The last four: unclipped 2x2 windows on even sizes (the validator's pools among them),
+    # widths that fill, half fill and overrun a vector.
+    for shape in [(3, 7, 9), (2, 12, 13), (1, 5, 5), (4, 23, 46), (10, 52, 52), (10, 20, 20), (3, 8, 34),
+                  (2, 6, 64)]:
         x = rng.standard_normal(shape).astype(np.float32)
         for isa in _core.simd_levels():
             np.testing.assert_array_equal(net.forward(x, isa=isa), net.forward(x, reference=True))
