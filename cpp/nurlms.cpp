@@ -51,8 +51,13 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
     // W J only where it is applied; the P x P matrix only for the scalar reference solve.
     const size_t nJw = apply_w ? nJ : 0;
     const size_t nH = in.kernels ? 0 : static_cast<size_t>(P) * P;
-    std::vector<float> arena(P + 2 * n + 2 * n + 2 * n + nJ + nJw + 2 * n + 2 * n + nH + P + 3 * n +
-                             (in.kernels ? P * ldh : 0) + nchol + 16, 0.f);
+    // A per-thread buffer reused from call to call: nothing in it is read before it is written
+    // except J's and W J's slack, cleared below (clearing and allocating the whole ~100 KB on
+    // every phase cost as much as a Cholesky solve).
+    static thread_local std::vector<float> arena;
+    const size_t need = P + 2 * n + 2 * n + 2 * n + nJ + nJw + 2 * n + 2 * n + nH + P + 3 * n +
+                        (in.kernels ? static_cast<size_t>(P) * ldh : 0) + nchol + 16;
+    if (arena.size() < need) arena.resize(need);
     float* next = arena.data();
     auto take = [&next](size_t count) {
         float* p = next;
@@ -74,6 +79,8 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
     float* Hp = take(in.kernels ? static_cast<size_t>(P) * ldh : 0);
     next += (reinterpret_cast<uintptr_t>(next) / sizeof(float)) & 1;  // 8-byte aligned for doubles
     float* chol = take(nchol);
+    std::fill_n(J + nJ - kPad, kPad, 0.f);
+    if (nJw) std::fill_n(Jw + nJw - kPad, kPad, 0.f);
 
     // Regulariser (spec 02 §2.6): none on the pose, reg/lambda_k on shape mode k.
     if (!rigid)
@@ -231,18 +238,21 @@ ScaleResult fit_scale_impl(const Image& img, const Pdm& pdm, const CcnfScale& sc
     responses(img, scale, sigmas, res.view, s.ws, base.data(), in.Ainv[0], -in.Ainv[1],
               maps.data(), opt.isa, opt.reference);
     in.maps = maps.data();
-    std::vector<float> maps_t;
+    // Per thread, reused: every entry is written below (the padding lanes past n with zeros).
+    static thread_local std::vector<float> maps_t;
     if (!opt.reference) {
         // Landmark-minor copy for the mean-shift kernel (vectors across landmarks).
         in.kernels = &kernels(opt.isa);
         in.ld = pad16(n);
-        maps_t.assign(N * in.ld, 0.f);
+        if (maps_t.size() < N * in.ld) maps_t.resize(N * in.ld);
         // 16 landmarks at a time: 16 read streams, contiguous writes.
         for (int i0 = 0; i0 < n; i0 += kPad) {
             const int i1 = i0 + kPad < n ? i0 + kPad : n;
             for (size_t t = 0; t < N; ++t)
                 for (int i = i0; i < i1; ++i) maps_t[t * in.ld + i] = maps[i * N + t];
         }
+        if (n < in.ld)
+            for (size_t t = 0; t < N; ++t) std::fill_n(maps_t.data() + t * in.ld + n, in.ld - n, 0.f);
         in.maps_t = maps_t.data();
     }
     in.visible = scale.visibility.data() + static_cast<size_t>(res.view) * n;
