@@ -34,10 +34,14 @@ inline bool is_nan(float x) { return x != x; }
 std::array<double, 3> rotation_to_axis_angle(const std::array<float, 9>& Rf) {
     double Rd[9];
     for (int i = 0; i < 9; ++i) Rd[i] = Rf[i];
-    // Re-orthonormalise: R <- U V^T of its SVD.
-    double U[9], w[3], Vt[9], R[9];
-    linalg::svd_square<double, 3>(Rd, U, w, Vt);
-    linalg::matmul3(U, Vt, R);
+    // Re-orthonormalise: R <- U V^T of its SVD, i.e. its polar factor (Newton; the SVD itself
+    // only if that fails).
+    double R[9];
+    if (!linalg::polar3(Rd, R)) {
+        double U[9], w[3], Vt[9];
+        linalg::svd_square<double, 3>(Rd, U, w, Vt);
+        linalg::matmul3(U, Vt, R);
+    }
 
     double rx = R[7] - R[5], ry = R[2] - R[6], rz = R[3] - R[1];
     const double s = std::sqrt((rx * rx + ry * ry + rz * rz) * 0.25);
