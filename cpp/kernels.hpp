@@ -82,7 +82,7 @@ struct Kernels {
     // float/double arithmetic, element by element, with the rows below each pivot as lanes.
     // b: the right-hand side, replaced by the solution (zeros when H is not positive definite,
     // returning false). scratch: cholesky_scratch_floats(n) floats, 8-byte aligned. Below
-    // n = 24 it copies the triangle and runs linalg::cholesky_solve itself (faster there).
+    // n = 12 it copies the triangle and runs linalg::cholesky_solve itself (faster there).
     bool (*cholesky_solve)(const float* H, int ldh, float* b, int n, float* scratch);
 
     // S = mean + V q (pdm.cpp's coord3 for every coordinate): out[k] = mean[k] + (sum over

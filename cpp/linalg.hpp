@@ -154,6 +154,38 @@ void svd_square(const T* A, T* U, T* w, T* Vt) {
     }
 }
 
+// Orthogonal polar factor R of a non-singular 3x3 matrix M (row-major, double): the R of
+// M = R P with P symmetric positive definite, which is U Vt of M's SVD. Newton's iteration
+// X <- (X + X^-T) / 2 converges quadratically; from a matrix that is orthogonal to float
+// precision (products of float rotations) two or three steps reach double rounding, some 50x
+// cheaper than the Jacobi SVD. Returns false (R unspecified) when M is singular to working
+// precision or the iteration does not settle: the caller then takes the SVD route.
+inline bool polar3(const double* M, double* R) {
+    double X[9];
+    std::copy(M, M + 9, X);
+    for (int it = 0; it < 12; ++it) {
+        // Cofactors: X^-T = C / det(X).
+        const double C[9] = {X[4] * X[8] - X[5] * X[7], X[5] * X[6] - X[3] * X[8], X[3] * X[7] - X[4] * X[6],
+                             X[2] * X[7] - X[1] * X[8], X[0] * X[8] - X[2] * X[6], X[1] * X[6] - X[0] * X[7],
+                             X[1] * X[5] - X[2] * X[4], X[2] * X[3] - X[0] * X[5], X[0] * X[4] - X[1] * X[3]};
+        const double det = X[0] * C[0] + X[1] * C[1] + X[2] * C[2];
+        if (!(std::abs(det) > 1e-12)) return false;  // also catches NaN
+        const double inv = 1.0 / det;
+        double delta = 0.0;
+        for (int k = 0; k < 9; ++k) {
+            const double y = 0.5 * (X[k] + C[k] * inv);
+            delta = std::max(delta, std::abs(y - X[k]));
+            X[k] = y;
+        }
+        // The error after a step is about the square of the step: below 1e-9 it is at rounding.
+        if (delta < 1e-9) {
+            std::copy(X, X + 9, R);
+            return true;
+        }
+    }
+    return false;
+}
+
 // Determinant of a row-major 3x3 matrix, evaluated in double.
 template <typename T>
 double det3(const T* M) {

@@ -4,6 +4,10 @@
 #include <cmath>
 #include <cstdint>
 
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
 #include "linalg.hpp"
 #include "meanshift.hpp"
 
@@ -51,8 +55,13 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
     // W J only where it is applied; the P x P matrix only for the scalar reference solve.
     const size_t nJw = apply_w ? nJ : 0;
     const size_t nH = in.kernels ? 0 : static_cast<size_t>(P) * P;
-    std::vector<float> arena(P + 2 * n + 2 * n + 2 * n + nJ + nJw + 2 * n + 2 * n + nH + P + 3 * n +
-                             (in.kernels ? P * ldh : 0) + nchol + 16, 0.f);
+    // A per-thread buffer reused from call to call: nothing in it is read before it is written
+    // except J's and W J's slack, cleared below (clearing and allocating the whole ~100 KB on
+    // every phase cost as much as a Cholesky solve).
+    static thread_local std::vector<float> arena;
+    const size_t need = P + 2 * n + 2 * n + 2 * n + nJ + nJw + 2 * n + 2 * n + nH + P + 3 * n +
+                        (in.kernels ? static_cast<size_t>(P) * ldh : 0) + nchol + 16;
+    if (arena.size() < need) arena.resize(need);
     float* next = arena.data();
     auto take = [&next](size_t count) {
         float* p = next;
@@ -74,6 +83,8 @@ PhaseOutput nurlms_phase(const PhaseInputs& in, const ScaleSettings& s, bool rig
     float* Hp = take(in.kernels ? static_cast<size_t>(P) * ldh : 0);
     next += (reinterpret_cast<uintptr_t>(next) / sizeof(float)) & 1;  // 8-byte aligned for doubles
     float* chol = take(nchol);
+    std::fill_n(J + nJ - kPad, kPad, 0.f);
+    if (nJw) std::fill_n(Jw + nJw - kPad, kPad, 0.f);
 
     // Regulariser (spec 02 §2.6): none on the pose, reg/lambda_k on shape mode k.
     if (!rigid)
@@ -206,6 +217,31 @@ float likelihoods(const float* maps, const int* visible, int n, int ws, const fl
 
 namespace {
 
+// out[t * ld + i] = maps[i * N + t] for i < n, t < N.
+void transpose_maps(const float* maps, int n, size_t N, float* out, int ld) {
+    int i0 = 0;
+#if defined(__SSE2__)
+    // 4 x 4 tiles in registers (4 loads, 8 shuffles, 4 stores for 16 floats).
+    size_t t4 = N / 4 * 4;
+    for (; i0 + 4 <= n; i0 += 4) {
+        const float* m0 = maps + static_cast<size_t>(i0) * N;
+        for (size_t t = 0; t < t4; t += 4) {
+            __m128 r0 = _mm_loadu_ps(m0 + t), r1 = _mm_loadu_ps(m0 + N + t);
+            __m128 r2 = _mm_loadu_ps(m0 + 2 * N + t), r3 = _mm_loadu_ps(m0 + 3 * N + t);
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+            _mm_storeu_ps(out + t * ld + i0, r0);
+            _mm_storeu_ps(out + (t + 1) * ld + i0, r1);
+            _mm_storeu_ps(out + (t + 2) * ld + i0, r2);
+            _mm_storeu_ps(out + (t + 3) * ld + i0, r3);
+        }
+        for (size_t t = t4; t < N; ++t)
+            for (int i = i0; i < i0 + 4; ++i) out[t * ld + i] = maps[i * N + t];
+    }
+#endif
+    for (; i0 < n; ++i0)
+        for (size_t t = 0; t < N; ++t) out[t * ld + i0] = maps[i0 * N + t];
+}
+
 template <typename Image>
 ScaleResult fit_scale_impl(const Image& img, const Pdm& pdm, const CcnfScale& scale,
                            const SigmaSet& sigmas, const float* grid, const ScaleSettings& s,
@@ -231,18 +267,16 @@ ScaleResult fit_scale_impl(const Image& img, const Pdm& pdm, const CcnfScale& sc
     responses(img, scale, sigmas, res.view, s.ws, base.data(), in.Ainv[0], -in.Ainv[1],
               maps.data(), opt.isa, opt.reference);
     in.maps = maps.data();
-    std::vector<float> maps_t;
+    // Per thread, reused: every entry is written below (the padding lanes past n with zeros).
+    static thread_local std::vector<float> maps_t;
     if (!opt.reference) {
         // Landmark-minor copy for the mean-shift kernel (vectors across landmarks).
         in.kernels = &kernels(opt.isa);
         in.ld = pad16(n);
-        maps_t.assign(N * in.ld, 0.f);
-        // 16 landmarks at a time: 16 read streams, contiguous writes.
-        for (int i0 = 0; i0 < n; i0 += kPad) {
-            const int i1 = i0 + kPad < n ? i0 + kPad : n;
-            for (size_t t = 0; t < N; ++t)
-                for (int i = i0; i < i1; ++i) maps_t[t * in.ld + i] = maps[i * N + t];
-        }
+        if (maps_t.size() < N * in.ld) maps_t.resize(N * in.ld);
+        transpose_maps(maps.data(), n, N, maps_t.data(), in.ld);
+        if (n < in.ld)
+            for (size_t t = 0; t < N; ++t) std::fill_n(maps_t.data() + t * in.ld + n, in.ld - n, 0.f);
         in.maps_t = maps_t.data();
     }
     in.visible = scale.visibility.data() + static_cast<size_t>(res.view) * n;

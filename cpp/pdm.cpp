@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 
@@ -34,10 +35,14 @@ inline bool is_nan(float x) { return x != x; }
 std::array<double, 3> rotation_to_axis_angle(const std::array<float, 9>& Rf) {
     double Rd[9];
     for (int i = 0; i < 9; ++i) Rd[i] = Rf[i];
-    // Re-orthonormalise: R <- U V^T of its SVD.
-    double U[9], w[3], Vt[9], R[9];
-    linalg::svd_square<double, 3>(Rd, U, w, Vt);
-    linalg::matmul3(U, Vt, R);
+    // Re-orthonormalise: R <- U V^T of its SVD, i.e. its polar factor (Newton; the SVD itself
+    // only if that fails).
+    double R[9];
+    if (!linalg::polar3(Rd, R)) {
+        double U[9], w[3], Vt[9];
+        linalg::svd_square<double, 3>(Rd, U, w, Vt);
+        linalg::matmul3(U, Vt, R);
+    }
 
     double rx = R[7] - R[5], ry = R[2] - R[6], rz = R[3] - R[1];
     const double s = std::sqrt((rx * rx + ry * ry + rz * rz) * 0.25);
@@ -219,21 +224,15 @@ void jacobian_from3d(const Pdm& pdm, const Global& g, const float* S, float* J, 
     const int cols = full ? 6 + m : 6;
     for (int i = 0; i < n; ++i) {
         const float X = S[i], Y = S[i + n], Z = S[i + 2 * n];
-        float* jx = J + static_cast<size_t>(i) * cols;
-        float* jy = J + static_cast<size_t>(i + n) * cols;
-        jx[0] = R[0] * X + R[1] * Y + R[2] * Z;
-        jy[0] = R[3] * X + R[4] * Y + R[5] * Z;
-        // Incremental rotation on the right, R (I + [w]x), differentiated at w = 0.
-        jx[1] = s * (Y * R[2] - Z * R[1]);
-        jy[1] = s * (Y * R[5] - Z * R[4]);
-        jx[2] = -s * (X * R[2] - Z * R[0]);
-        jy[2] = -s * (X * R[5] - Z * R[3]);
-        jx[3] = s * (X * R[1] - Y * R[0]);
-        jy[3] = s * (X * R[4] - Y * R[3]);
-        jx[4] = 1.0f;
-        jy[4] = 0.0f;
-        jx[5] = 0.0f;
-        jy[5] = 1.0f;
+        // Incremental rotation on the right, R (I + [w]x), differentiated at w = 0. Each row's six
+        // entries are assembled first and stored as one block (J cannot alias S for the compiler
+        // otherwise, which made it 12 single-float stores per point).
+        const float rx[6] = {R[0] * X + R[1] * Y + R[2] * Z, s * (Y * R[2] - Z * R[1]),
+                             -s * (X * R[2] - Z * R[0]), s * (X * R[1] - Y * R[0]), 1.0f, 0.0f};
+        const float ry[6] = {R[3] * X + R[4] * Y + R[5] * Z, s * (Y * R[5] - Z * R[4]),
+                             -s * (X * R[5] - Z * R[3]), s * (X * R[4] - Y * R[3]), 0.0f, 1.0f};
+        std::memcpy(J + static_cast<size_t>(i) * cols, rx, sizeof rx);
+        std::memcpy(J + static_cast<size_t>(i + n) * cols, ry, sizeof ry);
     }
     // Mode columns: s * (R row . V rows of the point), per mode (kernels.hpp, same operations).
     if (full) kernels().jacobian_modes(pdm.V.data(), n, m, R.data(), s, J, cols);

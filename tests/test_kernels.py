@@ -293,7 +293,7 @@ def test_too_small_face_same_outcome(model, size):
 # --------------------------------------------------------------------------------------------
 # Linear algebra and exponentials
 
-@pytest.mark.parametrize("n", [1, 2, 6, 16, 23, 24, 31, 38, 40, 64])
+@pytest.mark.parametrize("n", [1, 2, 6, 11, 12, 13, 16, 23, 24, 31, 38, 40, 64])
 def test_cholesky_kernel_bit_identical(n):
     rng = np.random.default_rng(n)
     for trial in range(6):
