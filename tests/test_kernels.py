@@ -253,8 +253,8 @@ def test_cpp_schedule_equals_python_schedule(model, faces, preset):
                 np.testing.assert_array_equal(a.parts[name][key], b.parts[name][key])
 
 
-def test_unfitted_inner_part_is_deferred_but_identical(model, faces):
-    """Below the parts' scale threshold the C++ schedule skips the inner face's PDM fit to the
+def test_unfitted_parts_are_deferred_but_identical(model, faces):
+    """Below the parts' scale threshold the C++ schedule skips every part's PDM fit to the
     mapped points; the Result computes it on access, equal to the Python schedule's."""
     core = model._core
     small = [f for f in faces if f["params_global"][0] < 0.85][:3]
@@ -264,7 +264,7 @@ def test_unfitted_inner_part_is_deferred_but_identical(model, faces):
         g, q = F.initial_params(core, face["bbox"])
         raw = _core.detect_landmarks(img, core.schedule(fastclnf.presets.IMAGE), g, q)
         names = [name for name, _, _, _ in core.parts]
-        assert [p is None for p in raw["parts"]] == [n not in F.EYE_PARTS for n in names]
+        assert all(p is None for p in raw["parts"]) and set(F.EYE_PARTS) <= set(names)
         a = F.detect_landmarks(core, img, g, q, fastclnf.presets.IMAGE)
         b = F.detect_landmarks_python(core, img, g, q, fastclnf.presets.IMAGE)
         for name in names:
@@ -272,6 +272,12 @@ def test_unfitted_inner_part_is_deferred_but_identical(model, faces):
             for key in ("g", "q", "landmarks"):
                 np.testing.assert_array_equal(a.parts[name][key], b.parts[name][key])
             assert not a.parts[name]["fitted"] and a.parts[name]["likelihood"] is None
+        # Result.eye_landmarks: not computed by the fit, the same values on first access.
+        r = model.fit(img, face["bbox"])
+        assert "eye_landmarks" not in r.__dict__
+        want = np.concatenate([b.parts[n]["landmarks"].reshape(2, -1).T for n in F.EYE_PARTS])
+        np.testing.assert_array_equal(r.eye_landmarks, want)
+        assert r.eye_landmarks is r.eye_landmarks and r.eye_landmarks.shape == (56, 2)
 
 
 @pytest.mark.parametrize("size", [12.0, 30.0])

@@ -34,8 +34,9 @@ __all__ = ["CoreModel", "FitState", "fit_from_box", "detect_landmarks", "detect_
 _f32 = np.float32
 
 
-#: The part models whose landmarks every Result reports (eye_landmarks); the others (the inner
-#: face) only matter when fitted, so their PDM fit to the mapped points is deferred otherwise.
+#: The part models whose landmarks a Result reports as eye_landmarks. When no part is fitted (a
+#: small face) every part's PDM fit to the mapped main points (spec 02 §4 step 2) is deferred to
+#: first access: nothing in the fit or the next frame depends on it.
 EYE_PARTS = ("left_eye_28", "right_eye_28")
 
 
@@ -121,8 +122,7 @@ class CoreModel:
                 for name, part, mapping, ps in self.parts:
                     steps = part.scale_steps(ps.window_sizes, ps.sigma, ps.reg_factor,
                                              ps.weight_factor, ps.iterations, False)
-                    parts.append((part.pdm, steps, mapping, 0.9 * part.patch_scaling[0],
-                                  name not in EYE_PARTS))
+                    parts.append((part.pdm, steps, mapping, 0.9 * part.patch_scaling[0], True))
             return _core.Schedule(main, parts)
 
         # The lock is re-entrant: building a schedule fills the Sigma and grid caches too.
@@ -247,6 +247,10 @@ class _DeferredPart(Mapping):
                  main_landmarks: np.ndarray):
         self._args = (core, part, mapping, main_landmarks)
         self._value: Optional[dict] = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._value is not None
 
     def _load(self) -> dict:
         if self._value is None:

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .errors import ModelNotFoundError
-from .fit import EYE_PARTS as _EYE_PARTS, CoreModel, fit_from_box, initial_params as _initial_params
+from .fit import EYE_PARTS as _EYE_PARTS, CoreModel, _DeferredPart, fit_from_box, initial_params as _initial_params
 from .image import check_box, gray_source, to_gray
 from .models.loader import load_model_data
 from .presets import FitSettings, resolve
@@ -27,7 +27,9 @@ class Result:
     landmarks: (68, 2) float64, OpenFace's pixel convention (0-based, origin at the centre of
         the top-left pixel).
     eye_landmarks: (56, 2) float64, the 28 left-eye points then the 28 right-eye points
-        (empty (0, 2) for a model without eye parts).
+        (empty (0, 2) for a model without eye parts). When the face was too small for the eye
+        models to be fitted, they are computed on first access (the eye PDMs fitted to the six
+        eyelid points, about 40 µs), so that code which never reads them does not pay for them.
     params_global: (6,) scale, rx, ry, rz (radians), tx, ty.  params_local: (m,) shape modes.
     likelihood: mean log-likelihood of the landmarks at the last scale (hypothesis selection).
     converged: the last non-rigid NU-RLMS phase stopped because the shape moved < 0.01 px
@@ -70,6 +72,21 @@ class Result:
     parts: Dict[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
     _model: Any = field(default=None, repr=False, compare=False)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self):
+        # eye_landmarks=None: the eye parts were not fitted and their PDM fits to the six mapped
+        # eyelid points are deferred (fit.EYE_PARTS): computed by __getattr__ on first access.
+        if self.eye_landmarks is None:
+            del self.eye_landmarks
+
+    def __getattr__(self, name: str):
+        # Only reached for attributes that are not set: the deferred eye_landmarks.
+        if name != "eye_landmarks" or "parts" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        value = np.concatenate([_as_points(self.parts[p]["landmarks"])
+                                for p in _EYE_PARTS if p in self.parts])
+        self.eye_landmarks = value
+        return value
 
     @property
     def pose(self) -> np.ndarray:
@@ -142,10 +159,16 @@ def _result_fields(state, *, certainty: float, success: bool, bbox, intrinsics, 
                    message: str, no_eyes=np.zeros((0, 2))) -> dict:
     """Keyword arguments of a Result from a fit state (FitState or a tracker's face state, which
     carry the same fields). `no_eyes` is what eye_landmarks hold when no eye part has run."""
-    eyes = [state.parts[name]["landmarks"] for name in _EYE_PARTS if name in state.parts]
+    eyes = [state.parts[name] for name in _EYE_PARTS if name in state.parts]
+    if not eyes:
+        eye_landmarks = no_eyes
+    elif any(isinstance(e, _DeferredPart) and not e.loaded for e in eyes):
+        eye_landmarks = None  # computed on first access (Result.__getattr__)
+    else:
+        eye_landmarks = np.concatenate([_as_points(e["landmarks"]) for e in eyes])
     return dict(
         landmarks=_as_points(state.landmarks),
-        eye_landmarks=np.concatenate([_as_points(e) for e in eyes]) if eyes else no_eyes,
+        eye_landmarks=eye_landmarks,
         params_global=np.asarray(state.g, np.float64),
         params_local=np.asarray(state.q, np.float64),
         likelihood=float(state.likelihood),
