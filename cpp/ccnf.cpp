@@ -209,6 +209,9 @@ CcnfExpert make_expert(int K, const double* norm_weights, const double* bias, co
         // Column-major (x-major) flattening, scaled in float (spec 01 §4.4).
         for (int xx = 0; xx < w; ++xx)
             for (int yy = 0; yy < h; ++yy) e.M[row + 1 + xx * h + yy] = nw * Wk[yy * w + xx];
+        double ws = 0.0;
+        for (int p = 0; p < np; ++p) ws += e.M[row + 1 + p];
+        e.wsum.push_back(static_cast<float>(ws));
         e.alpha.push_back(alpha[k]);
         e.two_alpha.push_back(static_cast<float>(2.0 * alpha[k]));
         ++e.K;

@@ -22,6 +22,8 @@ struct CcnfExpert {
     std::vector<float> M;        // K x (1 + w*h): [bias, norm_weights*W flattened x-major] (§4.4)
     std::vector<double> alpha;   // K, of the kept neurons
     std::vector<float> two_alpha; // K: float(2 alpha), the sigmoid's numerator (§5.4)
+    std::vector<float> wsum;     // K: sum of each neuron's weights M[k][1..] (the FMA-level
+                                 // response kernels fold the patch normalisation with it)
     float alpha_sum = 0.f;       // over *all* neurons of the expert, skipped ones included (§5.5)
     std::vector<float> betas;    // B
     float confidence = 0.f;      // patch_confidence

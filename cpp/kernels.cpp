@@ -84,7 +84,12 @@ std::size_t response_scratch_floats(int pw, int ph, int ws) {
     // r, Sigma r, pw strips of (ws+ph-1) x ws AOI samples plus padding (kernels.inc)
     (void)ph;
     // + patch means and reciprocal norms (+ 2 npad for expert_response_pair's second r, Sigma r)
-    return 6 * npad + static_cast<std::size_t>(pw) * ((ws + pw - 1) * ws + 2 * kPad) + kPad;
+    const std::size_t base = 6 * npad + static_cast<std::size_t>(pw) * ((ws + pw - 1) * ws + 2 * kPad) + kPad;
+    // + the FMA levels' raw_response_fma (its strips fit in the above): column constants, S_k,
+    // the single position's patch, 64-byte alignment, per-position sums and constants (floats),
+    // sums of squares (doubles), box-sum rows (ws x 48 floats and ws x 48 doubles)
+    const std::size_t np = static_cast<std::size_t>(pad16(pw * ph));
+    return base + 5 * kPad + np + 4 * (npad + 2 * kPad) + static_cast<std::size_t>(ws) * 3 * 48 + kPad;
 }
 
 }  // namespace fastclnf
