@@ -56,13 +56,15 @@ def test_regions_convert_each_pixel_once():
     assert not full.flags.writeable
 
 
-def test_rejects_bad_input():
+def test_rejects_bad_input(model):
     with pytest.raises(ValueError):
         _core.LazyGray(np.zeros((4, 4), np.uint8))
     with pytest.raises(ValueError):
         _core.LazyGray(np.zeros((0, 4, 3), np.uint8))
-    with pytest.raises(TypeError):
-        _core.responses("not an image", None, None, 0, 9, np.zeros(136, np.float32), 1, 0)
+    # The core's image arguments take arrays or a LazyGray, nothing else.
+    lm = np.zeros((68, 2), np.float32)
+    with pytest.raises(TypeError, match="expected a 2-D numpy array"):
+        model._get_validator().validate("not an image", lm, 0.0, 0.0, 0.0)
 
 
 def test_gray_source():
