@@ -1,6 +1,7 @@
 """Input images: checks and OpenCV-4.x-exact grayscale conversion."""
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import numpy as np
@@ -72,9 +73,10 @@ def check_box(bbox, shape) -> np.ndarray:
         raise TypeError(f"bbox must be four numbers (x, y, w, h), got {bbox!r}") from exc
     if box.size != 4:
         raise ValueError(f"bbox must be four numbers (x, y, w, h), got {box.size}")
-    if not np.all(np.isfinite(box)):
-        raise ValueError(f"bbox must be finite, got {tuple(box)}")
-    x, y, w, h = box
+    # Python floats: numpy's per-call overhead on four scalars was ~2 % of a fit.
+    x, y, w, h = box.tolist()
+    if not all(math.isfinite(v) for v in (x, y, w, h)):
+        raise ValueError(f"bbox must be finite, got {(x, y, w, h)}")
     if w <= 0 or h <= 0:
         raise ValueError(f"bbox width and height must be > 0, got w={w}, h={h}")
     rows, cols = shape[:2]

@@ -148,7 +148,7 @@ def _resolve_intrinsics(intrinsics, shape) -> np.ndarray:
     if intrinsics is None:
         from .pose import default_intrinsics
 
-        intrinsics = default_intrinsics(shape[1], shape[0])
+        return np.array(default_intrinsics(shape[1], shape[0]))  # finite, fx = fy > 0
     k = np.asarray(intrinsics, dtype=np.float64).reshape(-1)
     if k.size != 4 or not np.all(np.isfinite(k)) or np.any(k[:2] <= 0):
         raise ValueError(f"intrinsics must be (fx, fy, cx, cy) with fx, fy > 0, got {intrinsics}")

@@ -20,6 +20,8 @@ out X_0..X_{n-1}, Y_0.., Z_0.. (e.g. `fastclnf.models.types.PDM`).
 """
 from __future__ import annotations
 
+import functools
+
 from typing import Any, Sequence, Tuple
 
 import numpy as np
@@ -48,6 +50,7 @@ PNP_EPSILON = float(np.finfo(np.float32).eps)
 # Camera and rotations
 
 
+@functools.lru_cache(maxsize=64)  # float32 scalar arithmetic costs ~20 µs; frames repeat sizes
 def default_intrinsics(width: int, height: int) -> Intrinsics:
     """OpenFace's default camera for a `width` x `height` image (§6.1).
 
