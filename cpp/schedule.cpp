@@ -58,7 +58,7 @@ FitOutcome detect_landmarks(const Image& img, const Schedule& s, const Global& g
         any_fitted |= static_cast<double>(main_scale) > p.fit_above_scale;
     out.parts.reserve(s.parts.size());
     for (const PartSchedule& p : s.parts) {
-        if (!any_fitted && p.defer_unfitted) {
+        if (!any_fitted) {
             ModelFit pf;
             pf.fitted = false;
             pf.deferred = true;

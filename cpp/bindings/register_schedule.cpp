@@ -93,9 +93,8 @@ void register_schedule(py::module_& m) {
                  const Pdm& main_pdm = *ps->s.main.pdm;
                  for (const auto& item : parts) {
                      const auto t = py::cast<py::tuple>(item);
-                     if (t.size() != 4 && t.size() != 5)
-                         throw py::value_error("part: expected (pdm, steps, mapping, fit_above_scale"
-                                               "[, defer_unfitted])");
+                     if (t.size() != 4)
+                         throw py::value_error("part: expected (pdm, steps, mapping, fit_above_scale)");
                      PartSchedule p;
                      p.model = model_schedule(*ps, t[0], py::cast<py::list>(t[1]));
                      auto mp = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(t[2]);
@@ -108,7 +107,6 @@ void register_schedule(py::module_& m) {
                          p.mapping.push_back({static_cast<int>(a), static_cast<int>(b)});
                      }
                      p.fit_above_scale = py::cast<double>(t[3]);
-                     if (t.size() == 5) p.defer_unfitted = py::cast<bool>(t[4]);
                      ps->s.parts.push_back(std::move(p));
                  }
                  return ps;
@@ -116,8 +114,8 @@ void register_schedule(py::module_& m) {
              py::arg("main"), py::arg("parts"),
              "main = (pdm, steps), steps = [(scale_index, scale, sigmas, grid, ws, iterations, "
              "sigma, reg, weight)]; parts = [(pdm, steps, mapping (k, 2) [main, part], "
-             "fit_above_scale[, defer_unfitted])]; a deferred part comes back as None when no part "
-             "was fitted.")
+             "fit_above_scale)]; when no part is fitted, every part comes back as None (deferred: "
+             "its PDM fit to the mapped points is left to the caller).")
         .def_property_readonly("n_steps", [](const PySchedule& s) { return s.s.main.steps.size(); })
         .def_property_readonly("n_parts", [](const PySchedule& s) { return s.s.parts.size(); });
 

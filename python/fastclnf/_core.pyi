@@ -163,7 +163,7 @@ class Schedule:
     """
     def __init__(self, main: tuple, parts: list) -> None:
         """
-        main = (pdm, steps), steps = [(scale_index, scale, sigmas, grid, ws, iterations, sigma, reg, weight)]; parts = [(pdm, steps, mapping (k, 2) [main, part], fit_above_scale[, defer_unfitted])]; a deferred part comes back as None when no part was fitted.
+        main = (pdm, steps), steps = [(scale_index, scale, sigmas, grid, ws, iterations, sigma, reg, weight)]; parts = [(pdm, steps, mapping (k, 2) [main, part], fit_above_scale)]; when no part is fitted, every part comes back as None (deferred: its PDM fit to the mapped points is left to the caller).
         """
     @property
     def n_parts(self) -> int:

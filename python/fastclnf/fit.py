@@ -122,7 +122,7 @@ class CoreModel:
                 for name, part, mapping, ps in self.parts:
                     steps = part.scale_steps(ps.window_sizes, ps.sigma, ps.reg_factor,
                                              ps.weight_factor, ps.iterations, False)
-                    parts.append((part.pdm, steps, mapping, 0.9 * part.patch_scaling[0], True))
+                    parts.append((part.pdm, steps, mapping, 0.9 * part.patch_scaling[0]))
             return _core.Schedule(main, parts)
 
         # The lock is re-entrant: building a schedule fills the Sigma and grid caches too.
