@@ -603,13 +603,15 @@ void responses_impl(const Image& img, const CcnfScale& scale, const SigmaSet& si
                           sigmas.sigma[idx1].size() == map_size * map_size;
         // The Sigma the expert after this one (or pair) will read.
         const float* next = nullptr;
+        size_t next_floats = 0;
         const int kn = k2 + (pair ? 2 : 1);
         if (kn < n) {
             const size_t idxn = static_cast<size_t>(view) * n + order[kn];
-            if (scale.visibility[idxn] && sigmas.sigma[idxn].size() == map_size * map_size)
+            if (scale.visibility[idxn] && sigmas.sigma[idxn].size() == map_size * map_size) {
                 next = sigmas.sigma_t_of(idxn);
+                next_floats = sigmas.sigma_t[sigmas.alias[idxn]].size();
+            }
         }
-        const size_t next_floats = next ? sigmas.sigma_t[sigmas.alias[static_cast<size_t>(view) * n + order[kn]]].size() : 0;
         if (pair) {
             const auto m1 = aoi_matrix(landmarks2n[i1], landmarks2n[i1 + n], a, b, W);
             warp_kernel(k, img, m1.data(), W, aoi1);

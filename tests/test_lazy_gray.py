@@ -127,7 +127,7 @@ def test_tracking_identical_and_partial(model, monkeypatch):
     frames[30][:, :] = 0
 
     def run(source):
-        monkeypatch.setattr(track_mod, "gray_source", source)
+        monkeypatch.setattr(track_mod, "_gray_source_u8", source)
         t = fastclnf.Tracker(model)
         return [t.update(f) for f in frames]
 

@@ -135,7 +135,7 @@ class Script:
                            "landmarks": np.full(56, value, np.float32), "fitted": True,
                            "likelihood": 0.0} for name in ("left_eye_28", "right_eye_28")}
 
-        def fake_detect_landmarks(core, image, g, q, settings, windows=None, schedule=None):
+        def fake_detect_landmarks(core, image, g, q, settings, windows=None):
             self.calls.append((self.frame, "track", tuple(windows)))
             v = 1000 + self.frame
             return FitState(g=np.full(6, v, np.float32), q=np.full(m, v, np.float32),

@@ -16,13 +16,12 @@ struct PyLazyGray {
     ImageU8 view;
 };
 
+// The layouts the row converters read: (H, W, 3|4) with contiguous pixels within rows.
 void check_bgr(const py::array_t<std::uint8_t>& img, const char* who) {
     if (img.ndim() != 3 || (img.shape(2) != 3 && img.shape(2) != 4))
         throw py::value_error(std::string(who) + ": expected an (H, W, 3|4) uint8 array");
     if (img.strides(2) != 1 || img.strides(1) != img.shape(2) || img.strides(0) < 0)
         throw py::value_error(std::string(who) + ": pixels must be contiguous within rows");
-    if (img.shape(0) == 0 || img.shape(1) == 0)
-        throw py::value_error(std::string(who) + ": the image is empty");
 }
 
 }  // namespace
@@ -39,6 +38,8 @@ void register_image(py::module_& m) {
                            "wherever the core takes a gray image; array() converts the rest.")
         .def(py::init([](const py::array_t<std::uint8_t>& img, bool poison) {
                  check_bgr(img, "LazyGray");
+                 if (img.shape(0) == 0 || img.shape(1) == 0)
+                     throw py::value_error("LazyGray: the image is empty");
                  auto p = std::make_unique<PyLazyGray>();
                  p->src = img;
                  p->gray = std::make_unique<LazyGray>(
@@ -74,12 +75,9 @@ void register_image(py::module_& m) {
     m.def(
         "bgr_to_gray",
         [](const py::array_t<std::uint8_t>& img) {
-            if (img.ndim() != 3 || (img.shape(2) != 3 && img.shape(2) != 4))
-                throw py::value_error("bgr_to_gray: expected an (H, W, 3|4) uint8 array");
+            check_bgr(img, "bgr_to_gray");
             const int rows = static_cast<int>(img.shape(0)), cols = static_cast<int>(img.shape(1));
             const int ch = static_cast<int>(img.shape(2));
-            if (img.strides(2) != 1 || img.strides(1) != ch || img.strides(0) < 0)
-                throw py::value_error("bgr_to_gray: pixels must be contiguous within rows");
             py::array_t<std::uint8_t> out({rows, cols});
             const std::uint8_t* src = img.data();
             std::uint8_t* dst = out.mutable_data();

@@ -213,13 +213,11 @@ def _fit_part(core: CoreModel, part: CoreModel, mapping: np.ndarray, settings: P
 
 
 def detect_landmarks(core: CoreModel, image: np.ndarray, g: np.ndarray, q: np.ndarray,
-                     settings: FitSettings, windows=None, schedule=None) -> FitState:
+                     settings: FitSettings, windows=None) -> FitState:
     """Fit from (g, q): scale schedule, then the hierarchical parts (spec 02 §2.1, §4), in one
-    call into the C++ core (the schedule of :func:`detect_landmarks_python`, as data).
-    `schedule`: `core.schedule(settings, windows)` when the caller already holds it."""
-    if schedule is None:
-        schedule = core.schedule(settings, windows)
-    r = _core.detect_landmarks(image, schedule, np.asarray(g, _f32), np.asarray(q, _f32))
+    call into the C++ core (the schedule of :func:`detect_landmarks_python`, as data)."""
+    r = _core.detect_landmarks(image, core.schedule(settings, windows), np.asarray(g, _f32),
+                               np.asarray(q, _f32))
     state = FitState(g=r["g"], q=r["q"], landmarks=r["landmarks"], fit_success=r["fit_success"],
                      converged=bool(r["converged"]), iterations=r["iterations"], view=r["view"])
     if r["likelihood"] is not None:

@@ -58,10 +58,12 @@ def gray_source(image: np.ndarray, name: str = "image"):
     only where the fit and the validator look (a `_core.LazyGray`, which has `.shape` and
     `.array()`); gray input comes back as a contiguous array. The colour array must not change
     while the result is in use."""
-    image = _as_u8(image, name)
-    if image.ndim == 3:
-        return _core.LazyGray(image)
-    return np.ascontiguousarray(image)
+    return _gray_source_u8(_as_u8(image, name))
+
+
+def _gray_source_u8(image: np.ndarray):
+    """gray_source of an image _as_u8 has already checked."""
+    return _core.LazyGray(image) if image.ndim == 3 else np.ascontiguousarray(image)
 
 
 def check_box(bbox, shape) -> np.ndarray:

@@ -49,8 +49,8 @@ class Result:
         (spec 03 §6.3). gaze (on first access): `fastclnf.gaze.Gaze` (spec 03 §7), or None
         without eye models.
     parts: part model name -> mapping with g, q, landmarks (2k,), fitted, likelihood (None
-        when the part was not fitted). A non-eye part that was not fitted is computed on first
-        access.
+        when the part was not fitted). When no part was fitted (a small face), each part's
+        entry is computed on first access.
     """
 
     landmarks: np.ndarray

@@ -28,7 +28,7 @@ import numpy as np
 
 from .detect import select_face
 from .fit import FitState, detect_landmarks, fit_from_box
-from .image import gray_source
+from .image import _as_u8, _gray_source_u8
 from .model import Model, Result, _resolve_intrinsics, _result_fields
 from .presets import FitSettings, resolve
 
@@ -66,19 +66,7 @@ class TrackResult(Result):
 def _check_frame(frame, who: str) -> np.ndarray:
     if frame is None:
         raise TypeError(f"{who}: frame is None (end of the video, or a failed read?)")
-    if not isinstance(frame, np.ndarray):
-        raise TypeError(f"{who}: frame must be a numpy array, got {type(frame).__name__}")
-    if frame.dtype == np.uint16:
-        frame = (frame // 256).astype(np.uint8)
-    elif frame.dtype != np.uint8:
-        raise TypeError(f"{who}: frame must be uint8 (8-bit BGR or gray) or uint16, "
-                        f"got dtype {frame.dtype}")
-    if not (frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] in (1, 3, 4))):
-        raise ValueError(f"{who}: frame must be (H, W) gray or (H, W, 3|4) BGR(A), "
-                         f"got shape {frame.shape}")
-    if frame.shape[0] == 0 or frame.shape[1] == 0:
-        raise ValueError(f"{who}: frame is empty (shape {frame.shape})")
-    return frame
+    return _as_u8(frame, f"{who}: frame")
 
 
 def _landmark_box(flat: np.ndarray) -> np.ndarray:
@@ -94,9 +82,9 @@ class _Frame:
 
     __slots__ = ("bgr", "gray")
 
-    def __init__(self, frame: np.ndarray):
+    def __init__(self, frame: np.ndarray):  # frame: from _check_frame
         self.bgr = frame
-        self.gray = gray_source(frame, "frame")
+        self.gray = _gray_source_u8(frame)
 
 
 @dataclass
@@ -160,8 +148,6 @@ class _Fitter:
         # (spec 02 §6.3 step 3.3); the user's multi_view only matters there, and OpenFace
         # forces it on and then clears it.
         self.detect_settings = dataclasses.replace(settings, multi_view=True)
-        # The two tracking schedules, fetched once (the model's cache hashes the settings).
-        self._schedules = {}
 
     def _validate(self, frame: _Frame, st: FitState) -> Tuple[float, bool]:
         return self.model._validate(frame.gray, st, self.settings)
@@ -170,11 +156,7 @@ class _Fitter:
         """One tracking fit from the face's (g, q) (spec 02 §6.3 step 2); returns its success."""
         s = self.settings
         windows = s.tracking_windows if face.detection_success else s.windows
-        sched = self._schedules.get(windows)
-        if sched is None:
-            sched = self._schedules[windows] = self.core.schedule(s, windows)
-        st = detect_landmarks(self.core, frame.gray, face.g, face.q, s, windows=windows,
-                              schedule=sched)
+        st = detect_landmarks(self.core, frame.gray, face.g, face.q, s, windows=windows)
         certainty, ok = self._validate(frame, st)
         face.take_fit(st, certainty, ok)
         return ok
