@@ -350,19 +350,6 @@ int pyramid_levels(int m, int min_face) {
     return n > 0 ? static_cast<int>(n) : 0;
 }
 
-std::vector<Box> detect(const Nets& nets, const std::uint8_t* image, int rows, int cols, int row_stride,
-                        int channels) {
-    if (channels != 1 && channels != 3) throw std::invalid_argument("channels must be 1 or 3");
-    ImageView v;
-    v.p = image;
-    v.rows = rows;
-    v.cols = cols;
-    v.row_stride = row_stride;
-    v.pix_stride = channels;
-    for (int c = 0; c < 3; ++c) v.chan[c] = channels == 1 ? 0 : c;
-    return detect(nets, v);
-}
-
 std::vector<Box> detect(const Nets& nets, const ImageView& img) {
     std::vector<Box> result;
     const int levels = pyramid_levels(std::min(img.rows, img.cols));  // §1.10: < 1 → no faces

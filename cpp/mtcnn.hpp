@@ -50,12 +50,9 @@ Box square(const Box& b);
 // Number of pyramid scales for min(H, W) = m (spec 03 §1.6 step 2); ≤ 0 means no detection.
 int pyramid_levels(int m, int min_face = 60);
 
-// Full detection on an 8-bit image with `channels` = 1 or 3 interleaved channels (3: R, G, B
-// order, i.e. the BGR image already reversed), rows `row_stride` bytes apart. Returns the
-// converted CLNF boxes (spec 03 §1.6 step 8) in descending ONet score, score = ONet p.
-std::vector<Box> detect(const Nets& nets, const std::uint8_t* image, int rows, int cols,
-                        int row_stride, int channels);
-// The same on an image view (no copy of the image is made).
+// Full detection on an 8-bit image view (gray, or R, G, B read through the view's channel
+// offsets; no copy of the image is made). Returns the converted CLNF boxes (spec 03 §1.6 step 8)
+// in descending ONet score, score = ONet p.
 std::vector<Box> detect(const Nets& nets, const ImageView& image);
 
 }  // namespace fastclnf::mtcnn
