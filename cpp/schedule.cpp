@@ -44,6 +44,34 @@ ModelFit run_schedule(const Image& img, const ModelSchedule& s, const Global& g0
     return st;
 }
 
+namespace {
+
+// Spec 02 §4 step 2: the part PDM fitted to the mapped main landmarks (unmapped entries stay 0
+// and count as missing, x == 0).
+void part_start(const PartSchedule& p, const Pdm& main_pdm, const float* main_landmarks,
+                Global& pg, std::vector<float>& pq) {
+    const Pdm& part_pdm = *p.model.pdm;
+    const int n_part = part_pdm.n, n_main = main_pdm.n;
+    std::vector<float> target(2 * static_cast<size_t>(n_part), 0.f);
+    for (const auto& mp : p.mapping) {
+        target[mp[1]] = main_landmarks[mp[0]];
+        target[mp[1] + n_part] = main_landmarks[mp[0] + n_main];
+    }
+    pq.assign(part_pdm.m, 0.f);
+    params_from_landmarks(part_pdm, target.data(), {0.f, 0.f, 0.f}, pg, pq.data());
+}
+
+}  // namespace
+
+ModelFit unfitted_part(const PartSchedule& p, const Pdm& main_pdm, const float* main_landmarks) {
+    ModelFit pf;
+    pf.fitted = false;
+    part_start(p, main_pdm, main_landmarks, pf.g, pf.q);
+    pf.landmarks.resize(2 * static_cast<size_t>(p.model.pdm->n));
+    shape2d(*p.model.pdm, pf.g, pf.q.data(), pf.landmarks.data());
+    return pf;
+}
+
 template <typename Image>
 FitOutcome detect_landmarks(const Image& img, const Schedule& s, const Global& g,
                             const std::vector<float>& q, const FitOptions& opt) {
@@ -65,28 +93,14 @@ FitOutcome detect_landmarks(const Image& img, const Schedule& s, const Global& g
             out.parts.push_back(std::move(pf));
             continue;
         }
-        const Pdm& part_pdm = *p.model.pdm;
-        const int n_part = part_pdm.n;
-        // Unmapped entries stay 0 and count as missing (x == 0), spec 02 §4 step 2.
-        std::vector<float> target(2 * static_cast<size_t>(n_part), 0.f);
-        for (const auto& mp : p.mapping) {
-            target[mp[1]] = out.main.landmarks[mp[0]];
-            target[mp[1] + n_part] = out.main.landmarks[mp[0] + n_main];
-        }
-        Global pg;
-        std::vector<float> pq(part_pdm.m);
-        params_from_landmarks(part_pdm, target.data(), {0.f, 0.f, 0.f}, pg, pq.data());
-        ModelFit pf;
         if (static_cast<double>(main_scale) > p.fit_above_scale) {
-            pf = run_schedule(img, p.model, pg, pq, opt);
+            Global pg;
+            std::vector<float> pq;
+            part_start(p, main_pdm, out.main.landmarks.data(), pg, pq);
+            out.parts.push_back(run_schedule(img, p.model, pg, pq, opt));
         } else {
-            pf.fitted = false;
-            pf.g = pg;
-            pf.q = pq;
-            pf.landmarks.resize(2 * static_cast<size_t>(n_part));
-            shape2d(part_pdm, pg, pq.data(), pf.landmarks.data());
+            out.parts.push_back(unfitted_part(p, main_pdm, out.main.landmarks.data()));
         }
-        out.parts.push_back(std::move(pf));
     }
     if (any_fitted) {
         // Merge in file order (the eyes overwrite the inner face), then refit the main PDM.

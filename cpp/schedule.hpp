@@ -73,6 +73,10 @@ template <typename Image>
 ModelFit run_schedule(const Image& img, const ModelSchedule& s, const Global& g,
                       const std::vector<float>& q, const FitOptions& opt = {});
 
+// A part that is not fitted (spec 02 §4 step 3 "otherwise"): its PDM fitted to the mapped main
+// landmarks (2 n_main) and rendered; also what a deferred part would have been.
+ModelFit unfitted_part(const PartSchedule& p, const Pdm& main_pdm, const float* main_landmarks);
+
 // Scale loop, parts and refit (python: fit.detect_landmarks).
 template <typename Image>
 FitOutcome detect_landmarks(const Image& img, const Schedule& s, const Global& g,

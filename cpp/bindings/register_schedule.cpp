@@ -116,6 +116,24 @@ void register_schedule(py::module_& m) {
              "sigma, reg, weight)]; parts = [(pdm, steps, mapping (k, 2) [main, part], "
              "fit_above_scale)]; when no part is fitted, every part comes back as None (deferred: "
              "its PDM fit to the mapped points is left to the caller).")
+        .def(
+            "unfitted_part",
+            [](const PySchedule& ps, int k, const carray<float>& main_landmarks) {
+                if (k < 0 || k >= static_cast<int>(ps.s.parts.size()))
+                    throw py::index_error("part index out of range");
+                const Pdm& main_pdm = *ps.s.main.pdm;
+                if (main_landmarks.ndim() != 1 || main_landmarks.shape(0) != 2 * main_pdm.n)
+                    throw py::value_error("main_landmarks: expected (2n,) of the main model");
+                ModelFit f;
+                {
+                    py::gil_scoped_release nogil;
+                    f = unfitted_part(ps.s.parts[k], main_pdm, main_landmarks.data());
+                }
+                return model_fit_dict(f);
+            },
+            py::arg("k"), py::arg("main_landmarks"),
+            "Part k as detect_landmarks computes an unfitted part (its PDM fitted to the mapped "
+            "main landmarks, rendered): what a deferred part would have been.")
         .def_property_readonly("n_steps", [](const PySchedule& s) { return s.s.main.steps.size(); })
         .def_property_readonly("n_parts", [](const PySchedule& s) { return s.s.parts.size(); });
 

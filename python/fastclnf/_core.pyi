@@ -165,6 +165,10 @@ class Schedule:
         """
         main = (pdm, steps), steps = [(scale_index, scale, sigmas, grid, ws, iterations, sigma, reg, weight)]; parts = [(pdm, steps, mapping (k, 2) [main, part], fit_above_scale)]; when no part is fitted, every part comes back as None (deferred: its PDM fit to the mapped points is left to the caller).
         """
+    def unfitted_part(self, k: typing.SupportsInt | typing.SupportsIndex, main_landmarks: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> typing.Any:
+        """
+        Part k as detect_landmarks computes an unfitted part (its PDM fitted to the mapped main landmarks, rendered): what a deferred part would have been.
+        """
     @property
     def n_parts(self) -> int:
         ...

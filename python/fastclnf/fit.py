@@ -216,8 +216,8 @@ def detect_landmarks(core: CoreModel, image: np.ndarray, g: np.ndarray, q: np.nd
                      settings: FitSettings, windows=None) -> FitState:
     """Fit from (g, q): scale schedule, then the hierarchical parts (spec 02 §2.1, §4), in one
     call into the C++ core (the schedule of :func:`detect_landmarks_python`, as data)."""
-    r = _core.detect_landmarks(image, core.schedule(settings, windows), np.asarray(g, _f32),
-                               np.asarray(q, _f32))
+    schedule = core.schedule(settings, windows)
+    r = _core.detect_landmarks(image, schedule, np.asarray(g, _f32), np.asarray(q, _f32))
     state = FitState(g=r["g"], q=r["q"], landmarks=r["landmarks"], fit_success=r["fit_success"],
                      converged=bool(r["converged"]), iterations=r["iterations"], view=r["view"])
     if r["likelihood"] is not None:
@@ -227,9 +227,9 @@ def detect_landmarks(core: CoreModel, image: np.ndarray, g: np.ndarray, q: np.nd
         state.message = (f"face too small: PDM scale {state.g[0]:.3f} < 0.25 after scale "
                          f"{r['failed_scale']}")
     if settings.refine_hierarchical:
-        for (name, part, mapping, _), p in zip(core.parts, r["parts"]):
+        for k, ((name, _, _, _), p) in enumerate(zip(core.parts, r["parts"])):
             if p is None:  # deferred: no part was fitted, so the main landmarks are final
-                state.parts[name] = _DeferredPart(core, part, mapping, state.landmarks)
+                state.parts[name] = _DeferredPart(schedule, k, state.landmarks)
             else:
                 state.parts[name] = {"g": p["g"], "q": p["q"], "landmarks": p["landmarks"],
                                      "fitted": p["fitted"], "likelihood": p["likelihood"]}
@@ -238,12 +238,11 @@ def detect_landmarks(core: CoreModel, image: np.ndarray, g: np.ndarray, q: np.nd
 
 class _DeferredPart(Mapping):
     """An unfitted part's entry of ``state.parts`` (g, q, landmarks, fitted, likelihood),
-    computed on first access exactly as the schedule would have: the part PDM fitted to the
-    mapped main landmarks (spec 02 §4 step 2)."""
+    computed on first access by the schedule's own code (`Schedule.unfitted_part`: the part PDM
+    fitted to the mapped main landmarks, spec 02 §4 step 2)."""
 
-    def __init__(self, core: CoreModel, part: CoreModel, mapping: np.ndarray,
-                 main_landmarks: np.ndarray):
-        self._args = (core, part, mapping, main_landmarks)
+    def __init__(self, schedule, k: int, main_landmarks: np.ndarray):
+        self._args = (schedule, k, main_landmarks)
         self._value: Optional[dict] = None
 
     @property
@@ -252,13 +251,9 @@ class _DeferredPart(Mapping):
 
     def _load(self) -> dict:
         if self._value is None:
-            core, part, mapping, lm = self._args
-            target = np.zeros(2 * part.n, _f32)
-            target[mapping[:, 1]] = lm[mapping[:, 0]]
-            target[mapping[:, 1] + part.n] = lm[mapping[:, 0] + core.n]
-            g, q, _ = _core.params_from_landmarks(part.pdm, target)
-            self._value = {"g": g, "q": q, "landmarks": _core.shape2d(part.pdm, g, q),
-                           "fitted": False, "likelihood": None}
+            schedule, k, lm = self._args
+            r = schedule.unfitted_part(k, lm)
+            self._value = {key: r[key] for key in ("g", "q", "landmarks", "fitted", "likelihood")}
         return self._value
 
     def __getitem__(self, key):
