@@ -29,7 +29,7 @@ class Result:
     eye_landmarks: (56, 2) float64, the 28 left-eye points then the 28 right-eye points
         (empty (0, 2) for a model without eye parts). When the face was too small for the eye
         models to be fitted, they are computed on first access (the eye PDMs fitted to the six
-        eyelid points, about 40 µs), so that code which never reads them does not pay for them.
+        eyelid points, 60–100 µs per frame), so that code which never reads them does not pay for them.
     params_global: (6,) scale, rx, ry, rz (radians), tx, ty.  params_local: (m,) shape modes.
     likelihood: mean log-likelihood of the landmarks at the last scale (hypothesis selection).
     converged: the last non-rigid NU-RLMS phase stopped because the shape moved < 0.01 px
